@@ -1,0 +1,3 @@
+export * from './context';
+export * from './trace-ids';
+export * from './logger';

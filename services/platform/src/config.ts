@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads and validates configuration once, at start-up. The schema's keys are the environment
+ * variable names, so a failure names the variable to fix.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    // an empty variable means "not set", so `FOO= npm start` falls back to the default
+    input[key] = value === '' ? undefined : value;
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(config)'),
+        message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required but not set' : issue.message,
+      })),
+    );
+  }
+  return result.data;
+}
+
+/** Building blocks for service config schemas. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  url: () => z.url({ error: 'must be a URL' }),
+  postgresUrl: () =>
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string'),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Settings every service shares. */
+export const baseConfigSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: env.logLevel(),
+  HOST: z.string().default('0.0.0.0'),
+  /** seconds a SIGTERM waits for in-flight work before forcing the exit */
+  SHUTDOWN_GRACE_SECONDS: env.int(8, 1, 120),
+});
+
+/** AWS access: region, optional endpoint (moto/LocalStack), and the environment's resource prefix. */
+export const awsConfigSchema = z.object({
+  AWS_REGION: z.string().default('us-east-1'),
+  AWS_ENDPOINT_URL: env.url().optional(),
+  RESOURCE_PREFIX: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lowercase letters, digits and dashes').default('anb-local'),
+});
+
+export const databaseConfigSchema = z.object({
+  DATABASE_URL: env.postgresUrl(),
+  DATABASE_POOL_MAX: env.int(10, 1, 200),
+});

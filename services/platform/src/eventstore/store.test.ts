@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Knex } from 'knex';
+import { createDatabase, migrate } from '../db';
+import { startTestDatabase, type LocalPostgres } from '../local';
+import { eventStoreMigrations } from './schema';
+import { EventStore, type InlineProjection } from './store';
+import { ConcurrencyError, DuplicateEventError, startOfStore, type Decider } from './types';
+
+let pg: LocalPostgres;
+let db: Knex;
+const schema = 'es_test';
+
+before(async () => {
+  pg = await startTestDatabase();
+  db = createDatabase({ url: pg.url, poolMax: 30 });
+  await migrate(db, schema, [
+    ...eventStoreMigrations(schema),
+    {
+      name: 'test_counter',
+      async up(k) {
+        await k.raw('create table es_test.counters (stream_id text primary key, n int not null)');
+      },
+    },
+  ]);
+});
+after(async () => {
+  await db?.destroy();
+  await pg?.stop();
+});
+
+describe('event store', () => {
+  test('appends and reads a stream in version order', async () => {
+    const store = new EventStore(db, schema);
+    const r1 = await store.append('thing:1', [{ type: 'A', data: { n: 1 } }], { expectedVersion: 'no_stream' });
+    assert.equal(r1.nextExpectedVersion, 1);
+    const r2 = await store.append('thing:1', [{ type: 'B', data: { n: 2 } }, { type: 'C', data: { n: 3 } }], { expectedVersion: 1 });
+    assert.equal(r2.nextExpectedVersion, 3);
+    const events = await store.readStream('thing:1');
+    assert.deepEqual(events.map((e) => [e.streamVersion, e.type, (e.data as { n: number }).n]), [
+      [1, 'A', 1],
+      [2, 'B', 2],
+      [3, 'C', 3],
+    ]);
+    assert.ok(events.every((e) => e.metadata.correlationId && e.metadata.causationId));
+  });
+
+  test('a wrong expected version is a typed conflict and changes nothing', async () => {
+    const store = new EventStore(db, schema);
+    await store.append('thing:2', [{ type: 'A', data: {} }]);
+    await assert.rejects(store.append('thing:2', [{ type: 'B', data: {} }], { expectedVersion: 'no_stream' }), ConcurrencyError);
+    await assert.rejects(store.append('thing:2', [{ type: 'B', data: {} }], { expectedVersion: 5 }), ConcurrencyError);
+    assert.equal((await store.readStream('thing:2')).length, 1);
+  });
+
+  test('of N racing appends at the same version exactly one wins', async () => {
+    const store = new EventStore(db, schema);
+    const n = 20;
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) => store.append('race:1', [{ type: 'Raced', data: { i } }], { expectedVersion: 'no_stream' })),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    assert.equal(won.length, 1);
+    assert.equal(lost.length, n - 1);
+    for (const r of lost) assert.ok((r as PromiseRejectedResult).reason instanceof ConcurrencyError);
+    assert.equal((await store.readStream('race:1')).length, 1);
+  });
+
+  test('the same event id twice is refused', async () => {
+    const store = new EventStore(db, schema);
+    const eventId = crypto.randomUUID();
+    await store.append('dup:1', [{ type: 'A', data: {}, eventId }]);
+    await assert.rejects(store.append('dup:2', [{ type: 'A', data: {}, eventId }]), DuplicateEventError);
+  });
+
+  test('the events table refuses updates and deletes', async () => {
+    const store = new EventStore(db, schema);
+    await store.append('ro:1', [{ type: 'A', data: {} }]);
+    await assert.rejects(db.raw("update es_test.events set type = 'X' where stream_id = 'ro:1'"), /append-only/);
+    await assert.rejects(db.raw("delete from es_test.events where stream_id = 'ro:1'"), /append-only/);
+  });
+
+  test('inline projections commit with the append, or not at all', async () => {
+    const counter: InlineProjection = {
+      name: 'counter',
+      handles: ['Counted'],
+      async apply(trx, events) {
+        for (const e of events) {
+          await trx.raw(
+            'insert into es_test.counters (stream_id, n) values (?, 1) on conflict (stream_id) do update set n = counters.n + 1',
+            [e.streamId],
+          );
+          if ((e.data as { fail?: boolean }).fail) throw new Error('projection failed');
+        }
+      },
+    };
+    const store = new EventStore(db, schema, { inlineProjections: [counter] });
+    await store.append('count:1', [{ type: 'Counted', data: {} }, { type: 'Other', data: {} }, { type: 'Counted', data: {} }]);
+    assert.equal((await db('es_test.counters').where({ stream_id: 'count:1' }).first()).n, 2);
+    await assert.rejects(store.append('count:1', [{ type: 'Counted', data: { fail: true } }]), /projection failed/);
+    assert.equal((await db('es_test.counters').where({ stream_id: 'count:1' }).first()).n, 2);
+    assert.equal((await store.readStream('count:1')).length, 3);
+  });
+
+  test('a decider handles commands with optimistic retries', async () => {
+    type State = { total: number };
+    type Command = { type: 'Add'; amount: number };
+    type Event = { type: 'Added'; data: { amount: number } };
+    const decider: Decider<State, Command, Event> = {
+      initialState: () => ({ total: 0 }),
+      evolve: (s, e) => ({ total: s.total + e.data.amount }),
+      decide: (c, s) => {
+        if (s.total + c.amount > 100) throw new Error('over the limit');
+        return [{ type: 'Added', data: { amount: c.amount } }];
+      },
+    };
+    const store = new EventStore(db, schema);
+    await Promise.all(Array.from({ length: 5 }, () => store.handle('acc:1', decider, { type: 'Add', amount: 10 }, { retries: 10 })));
+    const { state, version } = await store.aggregateStream('acc:1', decider);
+    assert.deepEqual(state, { total: 50 });
+    assert.equal(version, 5);
+    await assert.rejects(store.handle('acc:1', decider, { type: 'Add', amount: 60 }), /over the limit/);
+  });
+
+  test('readAll never passes a transaction that is still in flight', async () => {
+    const store = new EventStore(db, schema);
+    const before = await store.readAll({ after: startOfStore, limit: 10_000 });
+    const last = before.at(-1)!;
+    const checkpoint = { transactionId: last.transactionId, position: last.position };
+
+    // a slow transaction appends first (lower xid), a fast one appends and commits after it
+    const slow = await db.transaction();
+    await store.append('late:1', [{ type: 'Late', data: {} }], { trx: slow });
+    await store.append('fast:1', [{ type: 'Fast', data: {} }]);
+
+    // the fast event is committed, but it must not be read while the slow one may still commit behind it
+    const during = await store.readAll({ after: checkpoint, limit: 100 });
+    assert.deepEqual(during.map((e) => e.type), []);
+
+    await slow.commit();
+    const afterCommit = await store.readAll({ after: checkpoint, limit: 100 });
+    assert.deepEqual(afterCommit.map((e) => e.type), ['Late', 'Fast']);
+  });
+});

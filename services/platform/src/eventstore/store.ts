@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
+import { currentRequestContext } from '@anb/observability';
+import type { Knex } from 'knex';
+import { isPgError, pgErrorCodes } from '../db';
+import { notifyChannel } from './schema';
+import {
+  ConcurrencyError,
+  DuplicateEventError,
+  type Decider,
+  type EventMetadata,
+  type ExpectedVersion,
+  type GlobalCheckpoint,
+  type NewEvent,
+  type RecordedEvent,
+} from './types';
+
+/** A read model updated in the same transaction as the append, so a client reads its own writes. */
+export interface InlineProjection {
+  readonly name: string;
+  /** event types it cares about; others are not passed to it */
+  readonly handles: readonly string[];
+  apply(trx: Knex.Transaction, events: readonly RecordedEvent[]): Promise<void>;
+}
+
+/** Reads old events in their current shape (an incompatible change gets a new type and an upcaster). */
+export type Upcaster = (event: RecordedEvent) => RecordedEvent;
+
+export interface EventStoreOptions {
+  inlineProjections?: readonly InlineProjection[];
+  upcasters?: Readonly<Record<string, Upcaster>>;
+  /** `service:<name>`, recorded as the actor when no user is known */
+  serviceActor?: string;
+}
+
+export interface AppendOptions {
+  expectedVersion?: ExpectedVersion;
+  /** join the caller's transaction (its other writes commit or roll back with the events) */
+  trx?: Knex.Transaction;
+  /** metadata merged into every event of this append */
+  metadata?: Partial<EventMetadata>;
+}
+
+export interface AppendResult {
+  readonly nextExpectedVersion: number;
+  readonly events: readonly RecordedEvent[];
+}
+
+interface EventRow {
+  position: number;
+  transaction_id: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  recorded_at: Date;
+}
+
+const columns = [
+  'position',
+  'transaction_id',
+  'event_id',
+  'stream_id',
+  'stream_version',
+  'type',
+  'schema_version',
+  'data',
+  'metadata',
+  'recorded_at',
+] as const;
+// xid8 has no JS parser registered, so pg hands it over as text, which is what a checkpoint stores
+const selectColumns = columns.join(', ');
+
+/**
+ * The event store of one service schema. `events` is append-only; (stream_id, stream_version) is
+ * unique, so of N racing appends at the same expected version exactly one commits and the others get
+ * a ConcurrencyError. Appends NOTIFY the relay, which publishes committed events (the table is the outbox).
+ */
+export class EventStore {
+  readonly table: string;
+  private readonly projections: readonly InlineProjection[];
+  private readonly upcasters: Readonly<Record<string, Upcaster>>;
+
+  constructor(
+    readonly db: Knex,
+    readonly schema: string,
+    private readonly options: EventStoreOptions = {},
+  ) {
+    this.table = `${schema}.events`;
+    this.projections = options.inlineProjections ?? [];
+    this.upcasters = options.upcasters ?? {};
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const run = async (trx: Knex.Transaction): Promise<AppendResult> => {
+      const expected = options.expectedVersion ?? 'any';
+      const actual = await this.currentVersion(streamId, trx);
+      if (expected === 'no_stream' && actual !== 0) throw new ConcurrencyError(streamId, expected, actual);
+      if (typeof expected === 'number' && actual !== expected) throw new ConcurrencyError(streamId, expected, actual);
+
+      const base = defaultMetadata(this.options.serviceActor);
+      const rows = events.map((event, i) => ({
+        event_id: event.eventId ?? randomUUID(),
+        stream_id: streamId,
+        stream_version: actual + i + 1,
+        type: event.type,
+        schema_version: event.schemaVersion ?? 1,
+        data: JSON.stringify(event.data),
+        metadata: JSON.stringify({ ...base, ...options.metadata, ...event.metadata }),
+      }));
+      let inserted: EventRow[];
+      try {
+        // a savepoint keeps a caller's transaction usable after a conflict (the caller decides what to do)
+        inserted = await trx.transaction(async (sp) => (await sp(this.table).insert(rows).returning([...columns])) as EventRow[]);
+      } catch (error) {
+        if (isPgError(error, pgErrorCodes.uniqueViolation, 'events_stream_version_unique')) {
+          throw new ConcurrencyError(streamId, expected, undefined);
+        }
+        if (isPgError(error, pgErrorCodes.uniqueViolation, 'events_event_id_unique')) {
+          throw new DuplicateEventError(rows.map((r) => r.event_id));
+        }
+        throw error;
+      }
+      const recorded = inserted.map(toRecorded);
+      for (const projection of this.projections) {
+        const relevant = recorded.filter((e) => projection.handles.includes(e.type));
+        if (relevant.length > 0) await projection.apply(trx, relevant);
+      }
+      // delivered on commit only; wakes the relay at once
+      await trx.raw('select pg_notify(?, ?)', [notifyChannel(this.schema), String(recorded.at(-1)!.position)]);
+      return { nextExpectedVersion: actual + events.length, events: recorded };
+    };
+    return options.trx ? run(options.trx) : this.db.transaction(run);
+  }
+
+  /** 0 when the stream does not exist. */
+  async currentVersion(streamId: string, trx?: Knex.Transaction): Promise<number> {
+    const row = (await (trx ?? this.db)(this.table).where({ stream_id: streamId }).max('stream_version as v').first()) as
+      | { v: number | null }
+      | undefined;
+    return row?.v ?? 0;
+  }
+
+  async readStream(streamId: string, options: { fromVersion?: number; trx?: Knex.Transaction } = {}): Promise<RecordedEvent[]> {
+    const rows = (await (options.trx ?? this.db)(this.table)
+      .select(this.db.raw(selectColumns))
+      .where({ stream_id: streamId })
+      .andWhere('stream_version', '>=', options.fromVersion ?? 1)
+      .orderBy('stream_version')) as EventRow[];
+    return rows.map((r) => this.upcast(toRecorded(r)));
+  }
+
+  /** Folds a stream into state with a decider's evolve. version 0 = no stream. */
+  async aggregateStream<S, E extends { type: string; data: unknown }>(
+    streamId: string,
+    decider: Pick<Decider<S, unknown, E>, 'evolve' | 'initialState'>,
+    trx?: Knex.Transaction,
+  ): Promise<{ state: S; version: number }> {
+    const events = await this.readStream(streamId, trx ? { trx } : {});
+    let state = decider.initialState();
+    for (const event of events) state = decider.evolve(state, { type: event.type, data: event.data } as E);
+    return { state, version: events.at(-1)?.streamVersion ?? 0 };
+  }
+
+  /**
+   * Runs a command through a decider: read the stream, decide, append at the version read.
+   * A concurrent writer makes the append fail; the whole command is then retried on fresh state.
+   */
+  async handle<S, C, E extends { type: string; data: unknown }>(
+    streamId: string,
+    decider: Decider<S, C, E>,
+    command: C,
+    options: { metadata?: Partial<EventMetadata>; retries?: number; eventIds?: (events: readonly E[]) => string[] } = {},
+  ): Promise<{ events: readonly E[]; nextExpectedVersion: number; recorded: readonly RecordedEvent[] }> {
+    const retries = options.retries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      const { state, version } = await this.aggregateStream(streamId, decider);
+      const events = decider.decide(command, state);
+      if (events.length === 0) return { events, nextExpectedVersion: version, recorded: [] };
+      try {
+        const ids = options.eventIds?.(events);
+        const result = await this.append(
+          streamId,
+          events.map((e, i) => ({ type: e.type, data: e.data, ...(ids?.[i] ? { eventId: ids[i] } : {}) })),
+          { expectedVersion: version === 0 ? 'no_stream' : version, ...(options.metadata ? { metadata: options.metadata } : {}) },
+        );
+        return { events, nextExpectedVersion: result.nextExpectedVersion, recorded: result.events };
+      } catch (error) {
+        if (error instanceof ConcurrencyError && attempt < retries) continue;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Events in the safe global order: by (transaction id, position), strictly after `after`, and never
+   * from a transaction at or beyond the oldest one still in flight — so a reader that has moved past
+   * a point can never later find an event committed "behind" it.
+   */
+  async readAll(options: { after: GlobalCheckpoint; limit: number; types?: readonly string[] }): Promise<RecordedEvent[]> {
+    const q = this.db(this.table)
+      .select(this.db.raw(selectColumns))
+      .whereRaw('(transaction_id, position) > (?::xid8, ?::bigint)', [options.after.transactionId, options.after.position])
+      .whereRaw('transaction_id < pg_snapshot_xmin(pg_current_snapshot())')
+      .orderByRaw('transaction_id, position')
+      .limit(options.limit);
+    if (options.types) q.whereIn('type', [...options.types]);
+    const rows = (await q) as EventRow[];
+    return rows.map((r) => this.upcast(toRecorded(r)));
+  }
+
+  private upcast(event: RecordedEvent): RecordedEvent {
+    const upcaster = this.upcasters[event.type];
+    return upcaster ? upcaster(event) : event;
+  }
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    position: row.position,
+    transactionId: row.transaction_id,
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: row.recorded_at,
+  };
+}
+
+/** Correlation, causation, actor and the active trace context, from the request being served. */
+function defaultMetadata(serviceActor: string | undefined): EventMetadata {
+  const request = currentRequestContext();
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  const id = request?.requestId ?? randomUUID();
+  return {
+    correlationId: id,
+    causationId: id,
+    ...(request?.userId ? { actor: request.userId } : serviceActor ? { actor: serviceActor } : {}),
+    ...(request?.requestId ? { requestId: request.requestId } : {}),
+    ...(carrier.traceparent ? { traceparent: carrier.traceparent } : {}),
+    ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
+  };
+}

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import { ZodError } from 'zod';
+import { errorCatalogue, type ErrorBody, type ErrorCode } from '@anb/contracts';
+import { activeSpanContext, activeTraceparent, runWithRequestContext, toXrayTraceId, type Logger } from '@anb/observability';
+import { AppError, fieldErrors } from '../errors';
+import { runHealthChecks, type HealthCheck } from './health';
+import { optionalUser } from './identity';
+
+export { Router };
+export type { Context, Next };
+
+export interface HttpAppOptions {
+  service: string;
+  version: string;
+  logger: Logger;
+  router: Router;
+  health?: readonly HealthCheck[];
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/;
+
+/** The request id: the caller's `x-request-id` when sane, else a new one; echoed on the response. */
+export function requestId(): Koa.Middleware {
+  return async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    const id = requestIdPattern.test(given) ? given : randomUUID();
+    ctx.state.requestId = id;
+    ctx.set('x-request-id', id);
+    const userId = optionalUser(ctx);
+    await runWithRequestContext({ requestId: id, ...(userId ? { userId } : {}) }, () => next());
+  };
+}
+
+/** Trace headers on every response, so an operator can jump from a response to its trace. */
+export function traceHeaders(): Koa.Middleware {
+  return async (ctx, next) => {
+    const sc = activeSpanContext();
+    if (sc) {
+      ctx.set('traceparent', activeTraceparent()!);
+      ctx.set('x-trace-id', sc.traceId);
+      ctx.set('x-amzn-trace-id', `Root=${toXrayTraceId(sc.traceId)}`);
+    }
+    await next();
+  };
+}
+
+export function errorBody(ctx: Context, code: ErrorCode, message?: string, errors?: ErrorBody['errors']): ErrorBody {
+  return {
+    message: message ?? errorCatalogue[code].message,
+    code,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+    request_id: String(ctx.state.requestId ?? ''),
+  };
+}
+
+const statusCodes: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  501: 'METHOD_NOT_ALLOWED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/**
+ * Every failure becomes the uniform JSON error body, mapped in this one place: AppErrors with their
+ * status, zod errors as 400 VALIDATION_ERROR, HTTP errors from Koa by status, anything else as a 500
+ * that is logged with its stack and never shown.
+ */
+export function errorHandler(logger: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = errorBody(ctx, 'NOT_FOUND');
+      }
+    } catch (error) {
+      if (error instanceof AppError) {
+        ctx.status = error.status;
+        if (error.headers) ctx.set(error.headers);
+        ctx.body = errorBody(ctx, error.code, error.message, error.errors);
+        if (error.status >= 500) logger.error({ err: error }, 'request failed');
+        return;
+      }
+      if (error instanceof ZodError) {
+        ctx.status = 400;
+        ctx.body = errorBody(ctx, 'VALIDATION_ERROR', undefined, fieldErrors(error.issues));
+        return;
+      }
+      const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        const code = statusCodes[status] ?? 'VALIDATION_ERROR';
+        ctx.status = status === 501 ? 405 : status;
+        const headers = (error as { headers?: Record<string, string> }).headers;
+        if (headers) ctx.set(headers);
+        ctx.body = errorBody(ctx, code);
+        return;
+      }
+      logger.error({ err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = errorBody(ctx, 'INTERNAL_ERROR');
+    }
+  };
+}
+
+/** One line per request with method, route, status and duration (health probes only at debug). */
+export function accessLog(logger: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms };
+      if (ctx.path === '/health' || ctx.path.endsWith('/health')) logger.debug(line, 'request');
+      else if (ctx.status >= 500) logger.error(line, 'request');
+      else logger.info(line, 'request');
+    }
+  };
+}
+
+/**
+ * A service's Koa app: request ids, trace headers, access log, the uniform error body for every
+ * failure (404/405/413/400 included), `/health` with dependency checks, then the service's routes.
+ */
+export function createHttpApp(options: HttpAppOptions): Koa {
+  const app = new Koa();
+  app.proxy = true;
+  app.silent = true; // errors are logged by errorHandler, not printed by Koa
+  const health = new Router();
+  health.get('/health', async (ctx) => {
+    const report = await runHealthChecks(options.health ?? [], { version: options.version, service: options.service });
+    ctx.status = report.status === 'healthy' ? 200 : 503;
+    ctx.body = report;
+  });
+  app.use(requestId());
+  app.use(traceHeaders());
+  app.use(accessLog(options.logger));
+  app.use(errorHandler(options.logger));
+  app.use(health.routes());
+  app.use(options.router.routes());
+  app.use(
+    options.router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new AppError('METHOD_NOT_ALLOWED'),
+      notImplemented: () => new AppError('METHOD_NOT_ALLOWED'),
+    }),
+  );
+  return app;
+}

