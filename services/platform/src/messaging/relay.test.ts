@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { parseEnvelope } from '@anb/contracts';
+import type { Knex } from 'knex';
+import { awsClientConfig } from '../aws';
+import { createDatabase, migrate } from '../db';
+import { eventStoreMigrations } from '../eventstore/schema';
+import { EventStore } from '../eventstore/store';
+import { startTestAws, startTestDatabase, waitFor, type LocalAws, type LocalPostgres } from '../local';
+import { receiveAll, topicWithQueue } from '../test-support/aws';
+import { testLogger } from '../test-support/logger';
+import { OutboxRelay } from './relay';
+
+let pg: LocalPostgres;
+let aws: LocalAws & { prefix: string };
+let db: Knex;
+let sns: SNSClient;
+let sqs: SQSClient;
+const logger = testLogger();
+
+before(async () => {
+  [pg, aws] = await Promise.all([startTestDatabase(), startTestAws()]);
+  db = createDatabase({ url: pg.url });
+  const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.endpoint };
+  sns = new SNSClient(awsClientConfig(settings));
+  sqs = new SQSClient(awsClientConfig(settings));
+});
+after(async () => {
+  sns?.destroy();
+  sqs?.destroy();
+  await db?.destroy();
+  await Promise.all([pg?.stop(), aws?.stop()]);
+});
+
+const voteCast = (videoId: string) => ({
+  type: 'VoteCast',
+  data: { voteId: randomUUID(), videoId, voterId: randomUUID(), ownerId: randomUUID(), castAt: new Date().toISOString() },
+});
+
+async function freshStore(name: string) {
+  const schema = `relay_${name}`;
+  await migrate(db, schema, eventStoreMigrations(schema));
+  const { topicArn, queueUrl } = await topicWithQueue(sns, sqs, `${aws.prefix}-${name}`);
+  const store = new EventStore(db, schema);
+  const relay = (options: Partial<ConstructorParameters<typeof OutboxRelay>[0]> = {}) =>
+    new OutboxRelay({ store, databaseUrl: pg.url, sns, topicArn, source: 'anb.voting', publishes: ['VoteCast'], logger, ...options });
+  return { store, relay, queueUrl, schema };
+}
+
+describe('outbox relay', () => {
+  test('publishes committed public events once, as valid envelopes, and skips private ones', async () => {
+    const { store, relay, queueUrl } = await freshStore('basic');
+    const videos = Array.from({ length: 7 }, () => randomUUID());
+    for (let i = 0; i < 42; i++) {
+      await store.append(`vote:${videos[i % 7]}`, [voteCast(videos[i % 7]!), { type: 'PrivateNote', data: { secret: true } }]);
+    }
+    const r = relay();
+    assert.equal(await r.drain(), 84);
+    const messages = await receiveAll(sqs, queueUrl, 42);
+    assert.equal(messages.length, 42);
+    const envelopes = messages.map((m) => parseEnvelope(m.Body!));
+    assert.ok(envelopes.every((e) => e.type === 'VoteCast' && e.source === 'anb.voting'));
+    assert.equal(new Set(envelopes.map((e) => e.id)).size, 42);
+    assert.ok(messages.every((m) => m.MessageAttributes?.type?.StringValue === 'VoteCast'));
+    // a second relay with the stored checkpoint has nothing left to do
+    assert.equal(await relay().drain(), 0);
+  });
+
+  test('wakes on NOTIFY, not on its poll timer', async () => {
+    const { store, relay, queueUrl } = await freshStore('notify');
+    const r = relay({ pollIntervalMs: 120_000 });
+    r.start();
+    await waitFor(() => r.status().leader, { message: 'relay leads' });
+    const started = Date.now();
+    await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())]);
+    const messages = await receiveAll(sqs, queueUrl, 1, 10_000);
+    assert.equal(messages.length, 1);
+    assert.ok(Date.now() - started < 10_000);
+    await r.stop();
+  });
+
+  test('only one relay per store leads; a standby takes over when the leader stops', async () => {
+    const { store, relay, queueUrl } = await freshStore('leader');
+    const a = relay({ pollIntervalMs: 200 });
+    const b = relay({ pollIntervalMs: 200 });
+    a.start();
+    await waitFor(() => a.status().leader, { message: 'a leads' });
+    b.start();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(b.status().leader, false);
+    await a.stop();
+    await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())]);
+    await waitFor(() => b.status().leader, { timeoutMs: 15_000, message: 'b takes over' });
+    assert.equal((await receiveAll(sqs, queueUrl, 1)).length, 1);
+    await b.stop();
+  });
+
+  test('does not move its checkpoint past events SNS did not take; resumes after a restart', async () => {
+    const { store, relay, queueUrl, schema } = await freshStore('failure');
+    for (let i = 0; i < 5; i++) await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())]);
+    const deadSns = new SNSClient({ ...awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }), maxAttempts: 1 });
+    await assert.rejects(relay({ sns: deadSns }).drain());
+    deadSns.destroy();
+    assert.equal((await db(`${schema}.relay_checkpoints`)).length, 0);
+    const r = relay();
+    assert.equal(await r.drain(), 5);
+    assert.equal((await receiveAll(sqs, queueUrl, 5)).length, 5);
+  });
+
+  test('publishes the events of one stream in order, across batches and waves', async () => {
+    const { store, relay, queueUrl } = await freshStore('order');
+    const videoId = randomUUID();
+    for (let i = 0; i < 25; i++) await store.append(`vote:${videoId}`, [voteCast(videoId)]);
+    await relay().drain();
+    const messages = await receiveAll(sqs, queueUrl, 25);
+    const versions = messages.map((m) => parseEnvelope(m.Body!).streamversion).sort((x, y) => x - y);
+    assert.deepEqual(versions, Array.from({ length: 25 }, (_, i) => i + 1));
+  });
+});
