@@ -25,6 +25,7 @@ export const errorCatalogue = {
   },
   RATE_LIMITED: { status: 429, message: 'Demasiadas solicitudes. Intenta de nuevo en unos segundos.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Servicio no disponible temporalmente.' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'El servicio tardó demasiado en responder.' },
   INTERNAL_ERROR: { status: 500, message: 'Error interno del servidor.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

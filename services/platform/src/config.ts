@@ -18,6 +18,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     // an empty variable means "not set", so `FOO= npm start` falls back to the default
     input[key] = value === '' ? undefined : value;
   }
+  if ('DATABASE_URL' in schema.shape && !input.DATABASE_URL) input.DATABASE_URL = databaseUrlFromParts(env);
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(
@@ -65,3 +66,19 @@ export const databaseConfigSchema = z.object({
   DATABASE_URL: env.postgresUrl(),
   DATABASE_POOL_MAX: env.int(10, 1, 200),
 });
+
+/**
+ * On ECS the RDS secret arrives as separate variables (PGHOST, PGUSER, PGPASSWORD…, the libpq names);
+ * they make up DATABASE_URL when it is not given. DATABASE_SSL=true asks for TLS.
+ */
+export function databaseUrlFromParts(source: NodeJS.ProcessEnv): string | undefined {
+  const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, DATABASE_SSL } = source;
+  if (!PGHOST || !PGUSER) return undefined;
+  const url = new URL(`postgres://${PGHOST}`);
+  url.port = PGPORT ?? '5432';
+  url.username = encodeURIComponent(PGUSER);
+  if (PGPASSWORD) url.password = encodeURIComponent(PGPASSWORD);
+  url.pathname = `/${PGDATABASE ?? 'postgres'}`;
+  if (DATABASE_SSL === 'true') url.searchParams.set('sslmode', 'no-verify');
+  return url.toString();
+}

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './db';
 export * from './aws';
 export * from './lifecycle';
+export * from './service';
 export * from './eventstore/types';
 export * from './eventstore/schema';
 export * from './eventstore/store';

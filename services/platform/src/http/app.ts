@@ -86,7 +86,7 @@ export function errorHandler(logger: Logger): Koa.Middleware {
         ctx.status = error.status;
         if (error.headers) ctx.set(error.headers);
         ctx.body = errorBody(ctx, error.code, error.message, error.errors);
-        if (error.status >= 500) logger.error({ err: error }, 'request failed');
+        if (error.status >= 500) logger.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
         return;
       }
       if (error instanceof ZodError) {
@@ -133,6 +133,7 @@ export function accessLog(logger: Logger): Koa.Middleware {
 export function createHttpApp(options: HttpAppOptions): Koa {
   const app = new Koa();
   app.proxy = true;
+  app.maxIpsCount = 1; // the address the load balancer appended, not one a client wrote
   app.silent = true; // errors are logged by errorHandler, not printed by Koa
   const health = new Router();
   health.get('/health', async (ctx) => {

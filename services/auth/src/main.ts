@@ -1,0 +1,63 @@
+import { topicOfProducer } from '@anb/contracts';
+import { createLogger } from '@anb/observability';
+import {
+  EventStore,
+  Lifecycle,
+  OutboxRelay,
+  createDatabase,
+  createHttpApp,
+  createSnsClient,
+  databaseCheck,
+  migrate,
+  packageVersion,
+  relayCheck,
+  runMain,
+  startHttpServer,
+} from '@anb/platform';
+import { authRoutes } from './api';
+import { loadAuthConfig } from './config';
+import { authMigrations, authSchema } from './migrations';
+import { loadSigningKey } from './tokens/keys';
+import { usersProjection } from './users/usersProjection';
+
+const service = 'auth';
+
+await runMain(service, async () => {
+  const config = loadAuthConfig();
+  const version = packageVersion(import.meta.url);
+  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
+  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
+  lifecycle.installSignalHandlers();
+
+  const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });
+  lifecycle.onStop('database', () => db.destroy());
+  await migrate(db, authSchema, authMigrations);
+
+  const store = new EventStore(db, authSchema, { inlineProjections: [usersProjection], serviceActor: `service:${service}` });
+
+  const sns = createSnsClient(config);
+  lifecycle.onStop('sns', () => sns.destroy());
+  const relay = new OutboxRelay({
+    store,
+    databaseUrl: config.DATABASE_URL,
+    sns,
+    topicArn: config.EVENTS_TOPIC_ARN,
+    source: `anb.${service}`,
+    publishes: topicOfProducer(service)!.events,
+    logger,
+  });
+  relay.start();
+  lifecycle.onStop('relay', () => relay.stop());
+
+  const key = await loadSigningKey({ pem: config.AUTH_JWT_PRIVATE_KEY, keyFile: config.AUTH_JWT_KEY_FILE });
+  const app = createHttpApp({
+    service,
+    version,
+    logger,
+    router: authRoutes({ db, store, key, tokens: { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE } }),
+    health: [databaseCheck(db), relayCheck(relay)],
+  });
+  const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
+  lifecycle.onStop('http', () => server.close());
+  logger.info({ port: server.port, kid: key.kid }, 'auth ready');
+});

@@ -1,0 +1,58 @@
+import { apiRoutes, routerPath, type ServiceName } from '@anb/contracts';
+import type { Logger } from '@anb/observability';
+import { Router, createHttpApp, runHealthChecks, type HealthCheck } from '@anb/platform';
+import type Koa from 'koa';
+import { authenticate, type TokenVerifier } from './authenticate';
+import { registerDocs } from './docs';
+import { proxyTo, type ProxyOptions, type Upstream } from './proxy';
+import { rateLimit } from './rateLimit';
+
+export interface GatewayDeps {
+  version: string;
+  logger: Logger;
+  upstreams: Partial<Record<ServiceName, Upstream>>;
+  verifier: TokenVerifier;
+  proxy: ProxyOptions;
+  authRatePerMinute: number;
+}
+
+/** Health of the gateway = every service it routes to answers its own /health. */
+export function upstreamChecks(upstreams: Partial<Record<ServiceName, Upstream>>): HealthCheck[] {
+  return Object.values(upstreams).map((u) => ({
+    name: u.name,
+    async check() {
+      const res = await fetch(new URL('/health', u.baseUrl), { signal: AbortSignal.timeout(1500) });
+      if (!res.ok) throw new Error(`${u.name} answered ${res.status}`);
+    },
+  }));
+}
+
+/**
+ * The only public entry: every route of the contract (from `apiRoutes`), each authenticated as the
+ * contract says and forwarded to its service; docs; health. Unknown routes are 404 JSON, known paths
+ * with another method 405 JSON.
+ */
+export function createGatewayApp(deps: GatewayDeps): Koa {
+  const router = new Router();
+  const health = upstreamChecks(deps.upstreams);
+  router.get('/api/health', async (ctx) => {
+    const report = await runHealthChecks(health, { version: deps.version, service: 'gateway' });
+    ctx.status = report.status === 'healthy' ? 200 : 503;
+    ctx.body = report;
+  });
+  registerDocs(router, deps.version);
+
+  const limitAuth = rateLimit(deps.authRatePerMinute);
+  for (const route of apiRoutes) {
+    if (route.service === 'gateway') continue;
+    const upstream = deps.upstreams[route.service];
+    if (!upstream) throw new Error(`no upstream configured for ${route.service}`);
+    const middleware = [
+      ...(route.service === 'auth' && route.method === 'POST' ? [limitAuth] : []),
+      authenticate(route.auth, deps.verifier),
+      proxyTo(upstream, route, deps.proxy),
+    ];
+    router.register(routerPath(route.path), [route.method], middleware);
+  }
+  return createHttpApp({ service: 'gateway', version: deps.version, logger: deps.logger, router, health });
+}

@@ -1,0 +1,36 @@
+import { createLogger } from '@anb/observability';
+import { Lifecycle, packageVersion, runMain, startHttpServer } from '@anb/platform';
+import { createGatewayApp } from './app';
+import { jwksVerifier } from './authenticate';
+import { loadGatewayConfig } from './config';
+
+const service = 'gateway';
+
+await runMain(service, async () => {
+  const config = loadGatewayConfig();
+  const version = packageVersion(import.meta.url);
+  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
+  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
+  lifecycle.installSignalHandlers();
+
+  const verifier = jwksVerifier({
+    jwksUrl: config.JWKS_URL ?? new URL('/api/auth/.well-known/jwks.json', config.AUTH_URL).toString(),
+    issuer: config.AUTH_JWT_ISSUER,
+    audience: config.AUTH_JWT_AUDIENCE,
+  });
+  const app = createGatewayApp({
+    version,
+    logger,
+    verifier,
+    upstreams: {
+      auth: { name: 'auth', baseUrl: config.AUTH_URL },
+      'video-catalog': { name: 'video-catalog', baseUrl: config.CATALOG_URL },
+      voting: { name: 'voting', baseUrl: config.VOTING_URL },
+    },
+    proxy: { timeoutMs: config.UPSTREAM_TIMEOUT_MS, uploadTimeoutMs: config.UPLOAD_TIMEOUT_MS },
+    authRatePerMinute: config.RATE_LIMIT_AUTH_PER_MINUTE,
+  });
+  const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
+  lifecycle.onStop('http', () => server.close());
+  logger.info({ port: server.port }, 'gateway ready');
+});

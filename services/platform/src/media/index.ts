@@ -1,0 +1,6 @@
+export * from './binaries';
+export * from './input';
+export * from './probe';
+export * from './rules';
+export * from './ffmpeg';
+export { runningMediaProcesses } from './child';
