@@ -60,3 +60,16 @@ export type LoginResponse = z.infer<typeof LoginResponse>;
 export const Jwks = z
   .object({ keys: z.array(z.record(z.string(), z.unknown())) })
   .meta({ id: 'JWKS', description: 'Public keys that verify access tokens (RFC 7517).' });
+
+export const Profile = z
+  .object({
+    user_id: Uuid,
+    first_name: z.string(),
+    last_name: z.string(),
+    email: z.email(),
+    city: z.string(),
+    country: z.string(),
+    registered_at: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: 'Profile', description: 'The signed-in player.' });
+export type Profile = z.infer<typeof Profile>;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ServiceName } from '../topology';
-import { Jwks, LoginRequest, LoginResponse, SignupRequest, SignupResponse } from './auth';
+import { Jwks, LoginRequest, LoginResponse, Profile, SignupRequest, SignupResponse } from './auth';
 import { HealthResponse } from './health';
 import { PublicVideoList, PublicVideosQuery, Rankings, RankingsQuery, VoteResponse } from './public';
 import { DeleteVideoResponse, UploadForm, UploadResponse, VideoDetail, VideoIdParams, VideoList } from './videos';
@@ -91,6 +91,16 @@ export const apiRoutes: readonly RouteSpec[] = [
       ...errors(400, 413, 429, 503),
       401: { description: 'Unknown email or wrong password (same answer)' },
     },
+  },
+  {
+    operationId: 'me',
+    method: 'GET',
+    path: '/api/auth/me',
+    service: 'auth',
+    auth: 'required',
+    tag: 'Auth',
+    summary: 'The signed-in player (checks a token end to end)',
+    responses: { 200: { description: 'Profile', schema: Profile }, ...errors(401, 503) },
   },
   {
     operationId: 'jwks',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { LoginRequest, SignupRequest, type LoginResponse, type SignupResponse } from '@anb/contracts';
-import { AppError, ConcurrencyError, Router, isPgError, pgErrorCodes, readJson, type EventStore, type Knex } from '@anb/platform';
+import { LoginRequest, SignupRequest, type LoginResponse, type Profile, type SignupResponse } from '@anb/contracts';
+import { AppError, ConcurrencyError, Router, isPgError, pgErrorCodes, readJson, requireUser, type EventStore, type Knex } from '@anb/platform';
 import { issueAccessToken, tokenLifetimeSeconds, type TokenSettings } from './tokens/issue';
 import { jwks, type SigningKey } from './tokens/keys';
 import { userDecider } from './users/decide';
@@ -53,6 +53,24 @@ export function authRoutes(deps: AuthApiDeps): Router {
     if (!user || !ok) throw new AppError('INVALID_CREDENTIALS');
     const token = await issueAccessToken(deps.key, deps.tokens, user.user_id, now());
     ctx.body = { access_token: token, token_type: 'Bearer', expires_in: tokenLifetimeSeconds } satisfies LoginResponse;
+  });
+
+  router.get('/api/auth/me', async (ctx) => {
+    const userId = requireUser(ctx);
+    const row = (await deps.db(usersTable).where({ user_id: userId }).first()) as
+      | { user_id: string; first_name: string; last_name: string; email: string; city: string; country: string; registered_at: Date }
+      | undefined;
+    // a valid token for a user this service does not know (a wiped database, say)
+    if (!row) throw new AppError('UNAUTHORIZED');
+    ctx.body = {
+      user_id: row.user_id,
+      first_name: row.first_name,
+      last_name: row.last_name,
+      email: row.email,
+      city: row.city,
+      country: row.country,
+      registered_at: row.registered_at.toISOString(),
+    } satisfies Profile;
   });
 
   const publicKeys = jwks([deps.key]);

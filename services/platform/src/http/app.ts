@@ -80,6 +80,10 @@ export function errorHandler(logger: Logger): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = errorBody(ctx, 'NOT_FOUND');
+      } else if ((ctx.status === 405 || ctx.status === 501) && !ctx.body) {
+        // the router set Allow; the body follows the contract
+        ctx.status = 405;
+        ctx.body = errorBody(ctx, 'METHOD_NOT_ALLOWED');
       }
     } catch (error) {
       if (error instanceof AppError) {
@@ -147,12 +151,6 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(errorHandler(options.logger));
   app.use(health.routes());
   app.use(options.router.routes());
-  app.use(
-    options.router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new AppError('METHOD_NOT_ALLOWED'),
-      notImplemented: () => new AppError('METHOD_NOT_ALLOWED'),
-    }),
-  );
+  app.use(options.router.allowedMethods());
   return app;
 }

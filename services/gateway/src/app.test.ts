@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '@anb/observability';
+import { AppError, startHttpServer, type RunningServer } from '@anb/platform';
+import { createGatewayApp } from './app';
+import { bearerToken, type TokenVerifier } from './authenticate';
+
+/** The gateway against fake services: routing, identity, streaming, limits, and what happens when a service is down. */
+let upstream: Server;
+let upstreamUrl: string;
+let gateway: RunningServer;
+const seen: { method: string; url: string; headers: IncomingHttpHeaders; bytes: number }[] = [];
+const userId = '0b8f1c0e-7a2d-4f7e-9a51-2f3c4d5e6f70';
+
+const verifier: TokenVerifier = {
+  async verify(token) {
+    if (token === 'aaa.bbb.ccc') return userId;
+    throw new AppError('UNAUTHORIZED');
+  },
+};
+
+before(async () => {
+  upstream = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, bytes });
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-total-count', '7');
+      res.end(JSON.stringify({ ok: true, bytes }));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const app = createGatewayApp({
+    version: 'test',
+    logger: createLogger({ service: 'gateway', level: 'silent' }),
+    verifier,
+    upstreams: {
+      auth: { name: 'auth', baseUrl: upstreamUrl },
+      'video-catalog': { name: 'video-catalog', baseUrl: upstreamUrl },
+      voting: { name: 'voting', baseUrl: 'http://127.0.0.1:9' }, // nothing listens there
+    },
+    proxy: { timeoutMs: 5000, uploadTimeoutMs: 5000 },
+    authRatePerMinute: 6,
+  });
+  gateway = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+});
+after(async () => {
+  await gateway?.close();
+  await new Promise((r) => upstream?.close(r));
+});
+
+const call = (path: string, init: RequestInit = {}) => fetch(`${gateway.url}${path}`, init);
+
+describe('gateway', () => {
+  test('forwards with the verified user id, never the client’s id or token', async () => {
+    const res = await call('/api/videos?x=1', { headers: { authorization: 'Bearer aaa.bbb.ccc', 'x-anb-user-id': 'forged', 'x-request-id': 'req-1' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-total-count'), '7');
+    assert.equal(res.headers.get('x-request-id'), 'req-1');
+    const last = seen.at(-1)!;
+    assert.equal(last.url, '/api/videos?x=1');
+    assert.equal(last.headers['x-anb-user-id'], userId);
+    assert.equal(last.headers.authorization, undefined);
+    assert.equal(last.headers['x-request-id'], 'req-1');
+  });
+
+  test('unknown routes answer 404 without reaching a service', async () => {
+    const before = seen.length;
+    const res = await call('/api/auth/jwks-does-not-matter');
+    assert.equal(res.status, 404);
+    assert.equal(seen.length, before, 'unknown routes never reach a service');
+  });
+
+  test('required auth: 401 without a token, with a bad one, or a malformed header', async () => {
+    assert.equal((await call('/api/videos')).status, 401);
+    assert.equal((await call('/api/videos', { headers: { authorization: 'Bearer xxx.yyy.zzz' } })).status, 401);
+    const malformed = await call('/api/videos', { headers: { authorization: 'Token abc' } });
+    assert.equal(malformed.status, 401);
+    assert.equal((await malformed.json()).code, 'UNAUTHORIZED');
+  });
+
+  test('streams a request body through and counts it', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 7);
+    const res = await call('/api/videos/upload', {
+      method: 'POST',
+      headers: { authorization: 'Bearer aaa.bbb.ccc', 'content-type': 'multipart/form-data; boundary=x' },
+      body: big,
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).bytes, big.length);
+  });
+
+  test('a declared body over the route limit is 413 before reaching the service', async () => {
+    const before = seen.length;
+    const res = await call('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(seen.length, before);
+  });
+
+  test('a service that is down answers 503 JSON', async () => {
+    const res = await call('/api/public/rankings');
+    assert.equal(res.status, 503);
+    const body = await res.json();
+    assert.equal(body.code, 'SERVICE_UNAVAILABLE');
+    assert.match(body.message, /voting/);
+  });
+
+  test('signup/login are rate-limited per client with Retry-After', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await call('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      statuses.push(res.status);
+      if (res.status === 429) assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    }
+    assert.ok(statuses.includes(429), statuses.join(','));
+    assert.equal(statuses[0], 200);
+  });
+
+  test('health reports every service and is 503 when one is down', async () => {
+    const res = await call('/api/health');
+    assert.equal(res.status, 503);
+    const body = await res.json();
+    assert.equal(body.checks.auth.status, 'ok');
+    assert.equal(body.checks.voting.status, 'failing');
+  });
+});
+
+test('bearerToken accepts only a well-formed Bearer JWT', () => {
+  assert.equal(bearerToken(undefined), undefined);
+  assert.equal(bearerToken('Bearer a.b.c'), 'a.b.c');
+  assert.equal(bearerToken('bearer   a-_.b.c'), 'a-_.b.c');
+  for (const bad of ['Bearer', 'Bearer a.b', 'Basic a.b.c', 'a.b.c', 'Bearer a.b.c.d']) assert.throws(() => bearerToken(bad), AppError, bad);
+});
