@@ -12,6 +12,7 @@ export * from './messaging/envelope';
 export * from './messaging/relay';
 export * from './messaging/consumer';
 export * from './messaging/inbox';
+export * from './projections/projection';
 export * from './http/app';
 export * from './http/body';
 export * from './http/health';

@@ -63,9 +63,12 @@ export function inboxMigrations(schema: string): Migration[] {
             time           timestamptz not null,
             data           jsonb not null,
             envelope       jsonb not null,
-            received_at    timestamptz not null default now()
+            received_at    timestamptz not null default now(),
+            -- read in the same safe order as events (replays never skip a late commit)
+            transaction_id xid8 not null default pg_current_xact_id()
           )`, [schema]);
         await knex.raw('create index inbox_type on ??.inbox (type, position)', [schema]);
+        await knex.raw('create index inbox_tx_position on ??.inbox (transaction_id, position)', [schema]);
       },
     },
   ];

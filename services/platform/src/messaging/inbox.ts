@@ -1,6 +1,7 @@
 import { InvalidEnvelopeError, parseEnvelope, type EventEnvelope, type EventType } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
 import type { Knex } from 'knex';
+import { applyLive, fromEnvelope, type ProjectionDefinition } from '../projections/projection';
 import { PermanentFailure, type MessageHandler } from './consumer';
 
 export type InboxHandlers = {
@@ -10,13 +11,16 @@ export type InboxHandlers = {
 export interface InboxOptions {
   db: Knex;
   schema: string;
-  handlers: InboxHandlers;
+  /** read models fed by consumed events (rebuildable by replay) */
+  projections?: readonly ProjectionDefinition[];
+  /** other effects of a consumed event (recording an event of our own, say), in the same transaction */
+  handlers?: InboxHandlers;
   logger: Logger;
 }
 
 /**
- * Turns a service's event handlers into an SQS message handler with exactly-once effects: the inbox
- * row (keyed by event id) and the handler's writes commit in one transaction, so a duplicate delivery
+ * Turns a service's projections and event handlers into an SQS message handler with exactly-once
+ * effects: the inbox row (keyed by event id), the projections' and the handler's writes commit in one transaction, so a duplicate delivery
  * finds the row and changes nothing. The inbox keeps the whole envelope: with the service's own
  * events it is the complete local log that replays rebuild projections from.
  */
@@ -32,7 +36,8 @@ export function inboxHandler(options: InboxOptions): MessageHandler {
       }
       throw error;
     }
-    const handler = options.handlers[event.type] as ((e: EventEnvelope, trx: Knex.Transaction) => Promise<void>) | undefined;
+    const handler = options.handlers?.[event.type] as ((e: EventEnvelope, trx: Knex.Transaction) => Promise<void>) | undefined;
+    const projections = (options.projections ?? []).filter((p) => p.inboxEvents.includes(event.type));
     await options.db.transaction(async (trx) => {
       const { data, ...envelope } = event;
       const inserted = await trx(table)
@@ -53,11 +58,13 @@ export function inboxHandler(options: InboxOptions): MessageHandler {
         options.logger.debug({ eventId: event.id, type: event.type }, 'inbox: duplicate delivery absorbed');
         return;
       }
-      if (!handler) {
-        options.logger.warn({ eventId: event.id, type: event.type }, 'inbox: no handler for this event type; kept in the inbox only');
+      if (!handler && projections.length === 0) {
+        options.logger.warn({ eventId: event.id, type: event.type }, 'inbox: nothing handles this event type; kept in the inbox only');
         return;
       }
-      await handler(event, trx);
+      const logEvent = fromEnvelope(event);
+      for (const projection of projections) await applyLive(trx, projection, [logEvent]);
+      if (handler) await handler(event, trx);
     });
   };
 }
