@@ -1,5 +1,5 @@
 import { ffmpegPath } from './binaries';
-import { runTool } from './child';
+import { runTool, type ToolRun } from './child';
 import { redactUrlsInText } from './input';
 
 export interface FfmpegProgress {
@@ -58,7 +58,7 @@ export async function runFfmpeg(args: readonly string[], options: RunFfmpegOptio
         }
       }
     : undefined;
-  let run;
+  let run: ToolRun;
   try {
     run = await runTool(ffmpegPath(), [...ffmpegGlobalArgs, ...args], {
       signal: options.signal,

@@ -4,3 +4,4 @@ export * from './probe';
 export * from './rules';
 export * from './ffmpeg';
 export { runningMediaProcesses } from './child';
+export * from './synthetic';

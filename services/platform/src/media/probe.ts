@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ffprobePath } from './binaries';
-import { runTool } from './child';
+import { runTool, type ToolRun } from './child';
 import { mediaInput, redactUrlsInText } from './input';
 
 export type StreamType = 'video' | 'audio' | 'subtitle' | 'data' | 'attachment' | 'unknown';
@@ -82,7 +82,7 @@ export async function probeMedia(input: string, options: ProbeOptions = {}): Pro
     '-show_streams',
     source.target,
   ];
-  let run;
+  let run: ToolRun;
   try {
     run = await runTool(ffprobePath(), args, { signal: options.signal, timeoutMs, killGraceMs: 0, collectStdout: true });
   } catch (error) {

@@ -1,0 +1,4 @@
+export * from './args';
+export * from './assets';
+export * from './verify';
+export * from './encode';
