@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { runFfmpeg } from '@anb/platform';
+import { runFfmpeg } from '@anb/platform/media';
 
 const argument = (name: string) => {
   const i = process.argv.indexOf(name);

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { probeMedia, runFfmpeg } from '@anb/platform';
+import { probeMedia, runFfmpeg } from '@anb/platform/media';
 import { anbAssets } from './assets';
 
 const alphaFormats = ['rgba', 'rgba64be', 'ya8', 'ya16be', 'pal8'];

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { probeMedia, renderSyntheticVideo, runFfmpeg, runningMediaProcesses } from '@anb/platform';
+import { probeMedia, renderSyntheticVideo, runFfmpeg, runningMediaProcesses } from '@anb/platform/media';
 import { defaultEncodeSettings, type EncodeSettings } from './args';
 import { encodeVideo } from './encode';
 import { isFastStart, topLevelBoxes } from './verify';

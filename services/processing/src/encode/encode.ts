@@ -1,4 +1,4 @@
-import { ffmpegFeatures, probeMedia, runFfmpeg, type FfmpegProgress, type MediaSummary } from '@anb/platform';
+import { ffmpegFeatures, probeMedia, runFfmpeg, type FfmpegProgress, type MediaSummary } from '@anb/platform/media';
 import { buildEncodeArgs, expectedOutputSeconds, type EncodeAssets, type EncodeSettings } from './args';
 import { anbAssets } from './assets';
 import { isFastStart, verifyProcessedOutput } from './verify';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { MediaSummary } from '@anb/platform';
+import type { MediaSummary } from '@anb/platform/media';
 import { isFastStart, Mp4StructureError, topLevelBoxes, verifyProcessedOutput } from './verify';
 
 function output(overrides: { duration?: number | undefined; width?: number; height?: number; codec?: string; audio?: boolean } = {}): MediaSummary {

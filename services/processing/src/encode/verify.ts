@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import type { MediaSummary } from '@anb/platform';
+import type { MediaSummary } from '@anb/platform/media';
 
 /**
  * The processed file is checked before it is published: a wrong result is a failure, not a publication.
