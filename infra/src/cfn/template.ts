@@ -86,7 +86,10 @@ export function renderTemplate(template: CfnTemplate, source: string): string {
     `# GENERATED from ${source} by \`node --import tsx infra/src/cfn/generate.ts\` — do not edit by hand.`,
     '# infra/src/cfn/*.test.ts fail when this file differs from what the generator prints.',
   ].join('\n');
-  return `${header}\n${stringify(template, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false })}`;
+  const body = stringify(template, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false })
+    // a YAML 1.1 reader (cfn-lint, the CloudFormation console) would read the bare version as a date
+    .replace(/^AWSTemplateFormatVersion: 2010-09-09$/m, 'AWSTemplateFormatVersion: "2010-09-09"');
+  return `${header}\n${body}`;
 }
 
 export function readTemplate(file: string): CfnTemplate {
