@@ -9,6 +9,7 @@ export * from './eventstore/schema';
 export * from './eventstore/store';
 export * from './messaging/waves';
 export * from './messaging/envelope';
+export * from './messaging/subscription';
 export * from './messaging/relay';
 export * from './messaging/consumer';
 export * from './messaging/inbox';

@@ -174,11 +174,17 @@ export class EventStore {
     streamId: string,
     decider: Decider<S, C, E>,
     command: C,
-    options: { metadata?: Partial<EventMetadata>; retries?: number; eventIds?: (events: readonly E[]) => string[] } = {},
+    options: {
+      metadata?: Partial<EventMetadata>;
+      retries?: number;
+      eventIds?: (events: readonly E[]) => string[];
+      /** decide and append inside the caller's transaction (no retry: a conflict fails the transaction) */
+      trx?: Knex.Transaction;
+    } = {},
   ): Promise<{ events: readonly E[]; nextExpectedVersion: number; recorded: readonly RecordedEvent[] }> {
-    const retries = options.retries ?? 3;
+    const retries = options.trx ? 0 : (options.retries ?? 3);
     for (let attempt = 0; ; attempt++) {
-      const { state, version } = await this.aggregateStream(streamId, decider);
+      const { state, version } = await this.aggregateStream(streamId, decider, options.trx);
       const events = decider.decide(command, state);
       if (events.length === 0) return { events, nextExpectedVersion: version, recorded: [] };
       try {
@@ -186,7 +192,11 @@ export class EventStore {
         const result = await this.append(
           streamId,
           events.map((e, i) => ({ type: e.type, data: e.data, ...(ids?.[i] ? { eventId: ids[i] } : {}) })),
-          { expectedVersion: version === 0 ? 'no_stream' : version, ...(options.metadata ? { metadata: options.metadata } : {}) },
+          {
+            expectedVersion: version === 0 ? 'no_stream' : version,
+            ...(options.metadata ? { metadata: options.metadata } : {}),
+            ...(options.trx ? { trx: options.trx } : {}),
+          },
         );
         return { events, nextExpectedVersion: result.nextExpectedVersion, recorded: result.events };
       } catch (error) {

@@ -1,12 +1,10 @@
-
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
 import type { Logger } from '@anb/observability';
-import pg from 'pg';
 import type { EventStore } from '../eventstore/store';
-import { notifyChannel } from '../eventstore/schema';
-import { startOfStore, type GlobalCheckpoint, type RecordedEvent } from '../eventstore/types';
+import type { GlobalCheckpoint, RecordedEvent } from '../eventstore/types';
 import { toEnvelope } from './envelope';
+import { StoreSubscription, type SubscriptionRoundResult } from './subscription';
 import { donePrefixLength, planWaves } from './waves';
 
 export interface RelayOptions {
@@ -43,181 +41,68 @@ const tracer = trace.getTracer('@anb/platform/relay');
 
 /**
  * The outbox relay: publishes committed events of a store to the service's SNS topic, in order per
- * stream, in batches, at least once. The checkpoint is stored in the same database and only moves
- * past events SNS accepted, so a crash or restart never loses or reorders anything (it may repeat
- * the last batch; consumers' inboxes absorb duplicates). Only one relay per store is active: the
- * leader holds an advisory lock on its LISTEN connection; others stand by.
+ * stream, in batches, at least once. It is a store subscription, so the checkpoint is stored in the
+ * same database and only moves past events SNS accepted: a crash or restart never loses or reorders
+ * anything (it may repeat the last batch; consumers' inboxes absorb duplicates). Only one relay per
+ * store is active: the leader holds an advisory lock on its LISTEN connection; others stand by.
  */
 export class OutboxRelay {
-  private readonly name: string;
-  private readonly readLimit: number;
   private readonly parallelBatches: number;
-  private readonly pollIntervalMs: number;
-  private listener: pg.Client | undefined;
-  private running = false;
-  private loopDone: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
-  private readonly status_: RelayStatus = { leader: false, checkpoint: startOfStore, published: 0, consecutiveFailures: 0 };
+  private readonly subscription: StoreSubscription;
 
   constructor(private readonly options: RelayOptions) {
-    this.name = options.name ?? 'sns';
-    this.readLimit = options.readLimit ?? 200;
     this.parallelBatches = options.parallelBatches ?? 4;
-    this.pollIntervalMs = options.pollIntervalMs ?? 2000;
+    this.subscription = new StoreSubscription({
+      store: options.store,
+      databaseUrl: options.databaseUrl,
+      name: options.name ?? 'sns',
+      logger: options.logger,
+      types: options.publishes,
+      readLimit: options.readLimit ?? 200,
+      pollIntervalMs: options.pollIntervalMs ?? 2000,
+      handle: (events) => this.publish(events),
+    });
   }
 
   status(): RelayStatus {
-    return { ...this.status_ };
+    const s = this.subscription.status();
+    return {
+      leader: s.leader,
+      checkpoint: s.checkpoint,
+      published: s.handled,
+      ...(s.lastHandledAt ? { lastPublishedAt: s.lastHandledAt } : {}),
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+      consecutiveFailures: s.consecutiveFailures,
+    };
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loopDone = this.loop();
+    this.subscription.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.notify();
-    await this.loopDone;
-    await this.closeListener();
+  stop(): Promise<void> {
+    return this.subscription.stop();
   }
 
-  /** Publishes everything currently committed; returns how many events were handled. For tests and tools. */
-  async drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.publishRound();
-      total += n;
-      if (n === 0) return total;
-    }
+  /** Publishes everything currently committed; returns how many events were read. For tests and tools. */
+  drain(): Promise<number> {
+    return this.subscription.drain();
   }
 
-  private notify(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  private async waitForWake(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = undefined;
-    this.woken = false;
-  }
-
-  private async loop(): Promise<void> {
-    const log = this.options.logger;
-    while (this.running) {
-      if (!this.status_.leader) {
-        try {
-          await this.becomeLeader();
-        } catch (error) {
-          log.warn({ err: error }, 'relay: cannot connect its listener; retrying');
-          await this.closeListener();
-        }
-        if (!this.status_.leader) {
-          await this.waitForWake(5000);
-          continue;
-        }
-      }
-      try {
-        const handled = await this.publishRound();
-        this.status_.consecutiveFailures = 0;
-        delete this.status_.lastError;
-        if (handled < this.readLimit) await this.waitForWake(this.pollIntervalMs);
-      } catch (error) {
-        this.status_.consecutiveFailures++;
-        this.status_.lastError = (error as Error).message;
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(this.status_.consecutiveFailures, 7));
-        log.error({ err: error, retryInMs: delay }, 'relay: publishing failed; will retry from the checkpoint');
-        await this.waitForWake(delay);
-      }
-    }
-  }
-
-  private async becomeLeader(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: `relay:${this.options.store.schema}` });
-    client.on('error', (error) => {
-      this.options.logger.warn({ err: error }, 'relay: listener connection lost');
-      this.status_.leader = false;
-      this.listener = undefined;
-      client.end().catch(() => {});
-      this.notify();
-    });
-    await client.connect();
-    const lockKey = `relay:${this.options.store.schema}:${this.name}`;
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [lockKey]);
-    if (!rows[0]?.locked) {
-      await client.end();
-      return;
-    }
-    client.on('notification', () => this.notify());
-    await client.query(`listen "${notifyChannel(this.options.store.schema)}"`);
-    this.listener = client;
-    this.status_.leader = true;
-    this.options.logger.info({ schema: this.options.store.schema }, 'relay: leading; publishing committed events');
-  }
-
-  private async closeListener(): Promise<void> {
-    const client = this.listener;
-    this.listener = undefined;
-    this.status_.leader = false;
-    if (client) await client.end().catch(() => {});
-  }
-
-  private async readCheckpoint(): Promise<GlobalCheckpoint> {
-    const row = (await this.options.store
-      .db(`${this.options.store.schema}.relay_checkpoints`)
-      .where({ name: this.name })
-      .first('transaction_id', 'position')) as { transaction_id: string; position: number } | undefined;
-    return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
-  }
-
-  private async saveCheckpoint(checkpoint: GlobalCheckpoint): Promise<void> {
-    await this.options.store.db.raw(
-      `insert into ??.relay_checkpoints (name, transaction_id, position, updated_at) values (?, ?::xid8, ?, now())
-       on conflict (name) do update set transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()`,
-      [this.options.store.schema, this.name, checkpoint.transactionId, checkpoint.position],
-    );
-    this.status_.checkpoint = checkpoint;
-  }
-
-  /** One round: read after the checkpoint, publish, move the checkpoint past what SNS accepted. */
-  private async publishRound(): Promise<number> {
-    const after = await this.readCheckpoint();
-    const events = await this.options.store.readAll({ after, limit: this.readLimit });
-    if (events.length === 0) return 0;
-    const publishable = events.filter((e) => this.options.publishes.includes(e.type));
-    const done = new Set<string>(events.filter((e) => !this.options.publishes.includes(e.type)).map((e) => e.eventId));
-    let failure: Error | undefined;
-    for (const wave of planWaves(publishable, 10)) {
+  /** Publishes in waves (a stream's events never share one); reports the leading events SNS took. */
+  private async publish(events: readonly RecordedEvent[]): Promise<SubscriptionRoundResult> {
+    const done = new Set<string>();
+    let error: Error | undefined;
+    for (const wave of planWaves(events, 10)) {
       const results = await mapLimit(wave, this.parallelBatches, (batch) => this.publishBatch(batch));
       for (const result of results) for (const id of result.succeeded) done.add(id);
       const failed = results.flatMap((r) => r.failed);
       if (failed.length > 0) {
-        failure = new Error(`SNS refused ${failed.length} event(s): ${failed.slice(0, 3).join('; ')}`);
+        error = new Error(`SNS refused ${failed.length} event(s): ${failed.slice(0, 3).join('; ')}`);
         break;
       }
     }
-    const n = donePrefixLength(events, (e) => done.has(e.eventId));
-    if (n > 0) {
-      const last = events[n - 1]!;
-      await this.saveCheckpoint({ transactionId: last.transactionId, position: last.position });
-      this.status_.published += events.slice(0, n).filter((e) => this.options.publishes.includes(e.type)).length;
-      this.status_.lastPublishedAt = new Date();
-    }
-    if (failure) throw failure;
-    return events.length;
+    return { done: donePrefixLength(events, (e) => done.has(e.eventId)), ...(error ? { error } : {}) };
   }
 
   private async publishBatch(batch: readonly RecordedEvent[]): Promise<{ succeeded: string[]; failed: string[] }> {

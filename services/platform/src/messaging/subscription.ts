@@ -1,0 +1,205 @@
+import type { Logger } from '@anb/observability';
+import pg from 'pg';
+import type { EventStore } from '../eventstore/store';
+import { notifyChannel } from '../eventstore/schema';
+import { startOfStore, type GlobalCheckpoint, type RecordedEvent } from '../eventstore/types';
+
+/** What a handler reports: how many leading events it finished (the checkpoint moves past those). */
+export interface SubscriptionRoundResult {
+  done: number;
+  /** set when it stopped early; the round is retried from the checkpoint after a backoff */
+  error?: Error;
+}
+
+export interface StoreSubscriptionOptions {
+  store: EventStore;
+  /** a connection string for the dedicated LISTEN connection that also holds the leader lock */
+  databaseUrl: string;
+  /** names the checkpoint and the leader lock (`relay:sns`, `files:cleanup`…) */
+  name: string;
+  logger: Logger;
+  /** only these types are passed to the handler; the checkpoint moves past the others */
+  types?: readonly string[];
+  handle(events: readonly RecordedEvent[]): Promise<SubscriptionRoundResult>;
+  readLimit?: number;
+  /** fallback poll when no NOTIFY arrives (missed while reconnecting, say) */
+  pollIntervalMs?: number;
+}
+
+export interface SubscriptionStatus {
+  leader: boolean;
+  checkpoint: GlobalCheckpoint;
+  handled: number;
+  lastHandledAt?: Date;
+  lastError?: string;
+  consecutiveFailures: number;
+}
+
+/**
+ * Follows a service's own event store in its safe global order with a stored checkpoint, at least
+ * once: woken by the store's NOTIFY, in rounds, retrying a failed round from the checkpoint with
+ * backoff. Exactly one instance per name leads (an advisory lock held on its LISTEN connection); the
+ * others stand by and take over when it goes. The outbox relay is one; the catalog's file cleanup is another.
+ */
+export class StoreSubscription {
+  private readonly readLimit: number;
+  private readonly pollIntervalMs: number;
+  private listener: pg.Client | undefined;
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private readonly state: SubscriptionStatus = { leader: false, checkpoint: startOfStore, handled: 0, consecutiveFailures: 0 };
+
+  constructor(private readonly options: StoreSubscriptionOptions) {
+    this.readLimit = options.readLimit ?? 200;
+    this.pollIntervalMs = options.pollIntervalMs ?? 2000;
+  }
+
+  status(): SubscriptionStatus {
+    return { ...this.state };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.notify();
+    await this.loopDone;
+    await this.closeListener();
+  }
+
+  /** Handles everything currently committed; returns how many events were read. For tests and tools. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.round();
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+
+  private notify(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private async waitForWake(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    this.woken = false;
+  }
+
+  private async loop(): Promise<void> {
+    const log = this.options.logger;
+    while (this.running) {
+      if (!this.state.leader) {
+        try {
+          await this.becomeLeader();
+        } catch (error) {
+          log.warn({ err: error, subscription: this.options.name }, 'subscription: cannot connect its listener; retrying');
+          await this.closeListener();
+        }
+        if (!this.state.leader) {
+          await this.waitForWake(5000);
+          continue;
+        }
+      }
+      try {
+        const read = await this.round();
+        this.state.consecutiveFailures = 0;
+        delete this.state.lastError;
+        if (read < this.readLimit) await this.waitForWake(this.pollIntervalMs);
+      } catch (error) {
+        this.state.consecutiveFailures++;
+        this.state.lastError = (error as Error).message;
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(this.state.consecutiveFailures, 7));
+        log.error({ err: error, subscription: this.options.name, retryInMs: delay }, 'subscription: round failed; will retry from the checkpoint');
+        await this.waitForWake(delay);
+      }
+    }
+  }
+
+  private async becomeLeader(): Promise<void> {
+    const { store, name } = this.options;
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: `${name}:${store.schema}` });
+    client.on('error', (error) => {
+      this.options.logger.warn({ err: error, subscription: name }, 'subscription: listener connection lost');
+      this.state.leader = false;
+      this.listener = undefined;
+      client.end().catch(() => {});
+      this.notify();
+    });
+    await client.connect();
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [`${store.schema}:${name}`]);
+    if (!rows[0]?.locked) {
+      await client.end();
+      return;
+    }
+    client.on('notification', () => this.notify());
+    await client.query(`listen "${notifyChannel(store.schema)}"`);
+    this.listener = client;
+    this.state.leader = true;
+    this.options.logger.info({ schema: store.schema, subscription: name }, 'subscription: leading');
+  }
+
+  private async closeListener(): Promise<void> {
+    const client = this.listener;
+    this.listener = undefined;
+    this.state.leader = false;
+    if (client) await client.end().catch(() => {});
+  }
+
+  private async readCheckpoint(): Promise<GlobalCheckpoint> {
+    const row = (await this.options.store
+      .db(`${this.options.store.schema}.relay_checkpoints`)
+      .where({ name: this.options.name })
+      .first('transaction_id', 'position')) as { transaction_id: string; position: number } | undefined;
+    return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
+  }
+
+  private async saveCheckpoint(checkpoint: GlobalCheckpoint): Promise<void> {
+    await this.options.store.db.raw(
+      `insert into ??.relay_checkpoints (name, transaction_id, position, updated_at) values (?, ?::xid8, ?, now())
+       on conflict (name) do update set transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()`,
+      [this.options.store.schema, this.options.name, checkpoint.transactionId, checkpoint.position],
+    );
+    this.state.checkpoint = checkpoint;
+  }
+
+  /** One round: read after the checkpoint, hand over, move the checkpoint past what the handler finished. */
+  private async round(): Promise<number> {
+    const after = await this.readCheckpoint();
+    const events = await this.options.store.readAll({ after, limit: this.readLimit });
+    if (events.length === 0) return 0;
+    const types = this.options.types;
+    const wanted = types ? events.filter((e) => types.includes(e.type)) : events;
+    const result = wanted.length > 0 ? await this.options.handle(wanted) : { done: 0 };
+    // events it was not given are done; the first wanted event it did not finish stops the checkpoint
+    const finished = new Set(wanted.slice(0, result.done).map((e) => e.eventId));
+    let n = 0;
+    while (n < events.length && (finished.has(events[n]!.eventId) || (types !== undefined && !types.includes(events[n]!.type)))) n++;
+    if (n > 0) {
+      const last = events[n - 1]!;
+      await this.saveCheckpoint({ transactionId: last.transactionId, position: last.position });
+      this.state.handled += result.done;
+      this.state.lastHandledAt = new Date();
+    }
+    if (result.error) throw result.error;
+    return events.length;
+  }
+}
