@@ -79,3 +79,4 @@ export const VideoIdParams = z.object({ video_id: z.string().meta({ description:
 export const DeleteVideoResponse = z
   .object({ message: z.literal('El video ha sido eliminado exitosamente.'), video_id: Uuid })
   .meta({ id: 'DeleteVideoResponse' });
+export type DeleteVideoResponse = z.infer<typeof DeleteVideoResponse>;
