@@ -114,7 +114,8 @@ describe('services.yaml: one Fargate service per microservice', () => {
       assert.equal(arnName(env.get('EVENTS_QUEUE_URL'), 'sqs'), queue?.name, `${name} EVENTS_QUEUE_URL is its own queue`);
       assert.equal(arnName(env.get('EVENTS_DLQ_URL'), 'sqs'), queue ? dlqName(queue) : undefined, `${name} EVENTS_DLQ_URL is its own DLQ`);
 
-      const usesBucket = name === 'video-catalog' || name === 'processing';
+      // voting signs the links to processed videos in the public showcase (PublicVideo.processed_url)
+      const usesBucket = name === 'video-catalog' || name === 'processing' || name === 'voting';
       assert.equal(prefixedName(env.get('VIDEOS_BUCKET')), usesBucket ? storage.bucket.name : undefined, `${name} VIDEOS_BUCKET`);
       assert.equal(prefixedName(env.get('JOBS_TABLE')), name === 'processing' ? storage.jobLedger.name : undefined, `${name} JOBS_TABLE`);
       assert.equal(env.has('PROCESSING_CONCURRENCY') && env.has('FFMPEG_PRESET'), name === 'processing');
@@ -196,11 +197,14 @@ describe('services.yaml: least-privilege task roles derived from the topology', 
           .sort();
       const { originalsPrefix: originals, processedPrefix: processed } = storage.bucket;
       if (name === 'video-catalog') {
-        assert.deepEqual(objects('s3:PutObject'), [`${originals}*`]);
+        assert.deepEqual(objects('s3:PutObject'), [`${originals}*`], 'the catalog uploads originals only');
         assert.deepEqual(objects('s3:GetObject'), [`${originals}*`, `${processed}*`]);
       } else if (name === 'processing') {
         assert.deepEqual(objects('s3:GetObject'), [`${originals}*`], 'processing reads originals');
         assert.deepEqual(objects('s3:PutObject'), [`${processed}*`], 'processing writes processed renditions only');
+      } else if (name === 'voting') {
+        assert.deepEqual(objects('s3:GetObject'), [`${processed}*`], 'voting signs links to processed videos');
+        assert.deepEqual([...objects('s3:PutObject'), ...objects('s3:DeleteObject')], [], 'voting never writes or deletes videos');
       } else {
         assert.deepEqual(s3, [], `${name} has no S3 access`);
       }

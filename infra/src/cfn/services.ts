@@ -51,7 +51,20 @@ export const deployments: readonly ServiceDeployment[] = [
     // uploads originals, signs download URLs for processed videos, deletes both when a video is deleted
     s3: { read: [originalsPrefix, processedPrefix], write: [originalsPrefix], delete: [originalsPrefix, processedPrefix] },
   },
-  { name: 'voting', port: 8083, cpu: 256, memory: 512, maxTasks: 3, scaling: 'cpu', postgres: true, discoverable: true, public: false, securityGroup: 'BackendSecurityGroupId' },
+  {
+    name: 'voting',
+    port: 8083,
+    cpu: 256,
+    memory: 512,
+    maxTasks: 3,
+    scaling: 'cpu',
+    postgres: true,
+    discoverable: true,
+    public: false,
+    securityGroup: 'BackendSecurityGroupId',
+    // the public showcase answers with signed links to processed videos (PublicVideo.processed_url); read-only
+    s3: { read: [processedPrefix], write: [], delete: [] },
+  },
   {
     name: 'processing',
     port: 8084,
@@ -587,7 +600,7 @@ export function servicesTemplate(): CfnTemplate {
       CollectorConfigVersion: { Type: 'String', Default: 'default', Description: 'Hash of the collector config; a new value rolls the tasks' },
       LogRetentionDays: { Type: 'Number', Default: 30, AllowedValues: logRetentionDays, Description: 'CloudWatch Logs retention' },
       LogLevel: { Type: 'String', Default: 'info', AllowedValues: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], Description: 'Service log level' },
-      ProcessingConcurrency: { Type: 'Number', Default: 2, MinValue: 1, MaxValue: 16, Description: 'Videos one processing task works on at once' },
+      ProcessingConcurrency: { Type: 'Number', Default: 1, MinValue: 1, MaxValue: 16, Description: 'Videos one processing task encodes at once (encodes are CPU-bound: about one per vCPU)' },
       FfmpegPreset: {
         Type: 'String',
         Default: 'veryfast',
