@@ -63,7 +63,11 @@ RUN node --import tsx --input-type=module \
     -e "await import('@anb/contracts'); await import('@anb/observability'); await import('@anb/platform'); console.log('tsx + workspaces load')" \
   && rm -rf /tmp/tsx-*
 # a writable place for local state (docker-compose keeps auth's generated key file here)
-RUN mkdir -p /var/lib/anb && chown node:node /var/lib/anb
+RUN mkdir -p /var/lib/anb && chown node:node /var/lib/anb && chmod 1777 /tmp
+# On ECS the root file system is read-only and /tmp is a task volume (tsx's compile cache, ffmpeg's work
+# files). Fargate creates such a volume root-owned 0755 unless the image declares it: declared here, it takes
+# /tmp's world-writable sticky mode, so the non-root user can write to it.
+VOLUME ["/tmp"]
 USER node
 # services listen on $PORT (ECS and docker-compose set it; ECS uses the task definition's own check)
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
