@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 
 /**
  * CloudFormation templates as plain data. Every template in infra/cloudformation/ uses the long-form
@@ -90,8 +89,4 @@ export function renderTemplate(template: CfnTemplate, source: string): string {
     // a YAML 1.1 reader (cfn-lint, the CloudFormation console) would read the bare version as a date
     .replace(/^AWSTemplateFormatVersion: 2010-09-09$/m, 'AWSTemplateFormatVersion: "2010-09-09"');
   return `${header}\n${body}`;
-}
-
-export function readTemplate(file: string): CfnTemplate {
-  return parse(readFileSync(templatePath(file), 'utf8')) as CfnTemplate;
 }
