@@ -20,40 +20,14 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-s
 import { dlqName, messagingDefaults, queues, resourceName, storage, topics } from '@anb/contracts';
 import { startTestAws, waitFor, type LocalAws } from '@anb/platform/local';
 import { templatePath } from './template';
-
-/**
- * The slice of @aws-sdk/client-cloudformation this test uses. It is loaded by name at run time and typed
- * here, so the repository type-checks before the package is added to infra/package.json; once it is,
- * `import { CloudFormationClient, … } from '@aws-sdk/client-cloudformation'` can replace this.
- */
-interface StackDescription {
-  StackStatus?: string;
-  StackStatusReason?: string;
-  Outputs?: { OutputKey?: string; OutputValue?: string }[];
-}
-interface CloudFormationSdk {
-  CloudFormationClient: new (config: object) => { send(command: object): Promise<unknown>; destroy(): void };
-  CreateStackCommand: new (input: { StackName: string; TemplateBody: string; Parameters: { ParameterKey: string; ParameterValue: string }[] }) => object;
-  DescribeStacksCommand: new (input: { StackName: string }) => object;
-  DeleteStackCommand: new (input: { StackName: string }) => object;
-}
-
-// The one dependency this test needs beyond the repo's: skip (loudly) only when it is not installed yet.
-const sdkPackage: string = '@aws-sdk/client-cloudformation';
-let sdk: CloudFormationSdk | undefined;
-let missing: string | undefined;
-try {
-  sdk = (await import(sdkPackage)) as CloudFormationSdk;
-} catch (error) {
-  missing = `${sdkPackage} is not installed (${(error as Error).message.split('\n')[0]}); add it to infra/package.json devDependencies to run this test`;
-}
+import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 
 const region = 'us-east-1';
 const stackFiles = { messaging: 'messaging.yaml', storage: 'storage.yaml' } as const;
 
-describe('messaging.yaml + storage.yaml deployed to moto', { skip: missing ?? false }, () => {
+describe('messaging.yaml + storage.yaml deployed to moto', () => {
   let aws: LocalAws & { prefix: string };
-  let cfn: InstanceType<CloudFormationSdk['CloudFormationClient']>;
+  let cfn: CloudFormationClient;
   let sns: SNSClient;
   let sqs: SQSClient;
   let s3: S3Client;
@@ -62,14 +36,14 @@ describe('messaging.yaml + storage.yaml deployed to moto', { skip: missing ?? fa
   const outputs: Record<string, Record<string, string>> = {};
 
   async function stackStatus(name: string) {
-    const out = (await cfn.send(new sdk!.DescribeStacksCommand({ StackName: name }))) as { Stacks?: StackDescription[] };
+    const out = (await cfn.send(new DescribeStacksCommand({ StackName: name }))) ;
     return out.Stacks?.[0];
   }
 
   before(async () => {
     aws = await startTestAws();
     const config = { region, endpoint: aws.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-    cfn = new sdk!.CloudFormationClient(config);
+    cfn = new CloudFormationClient(config);
     sns = new SNSClient(config);
     sqs = new SQSClient(config);
     s3 = new S3Client({ ...config, forcePathStyle: true });
@@ -78,7 +52,7 @@ describe('messaging.yaml + storage.yaml deployed to moto', { skip: missing ?? fa
     await Promise.all(
       (Object.keys(stackFiles) as (keyof typeof stackFiles)[]).map((kind) =>
         cfn.send(
-          new sdk!.CreateStackCommand({
+          new CreateStackCommand({
             StackName: stackName(kind),
             TemplateBody: readFileSync(templatePath(stackFiles[kind]), 'utf8'),
             // the helper's prefix keeps tests that share one moto apart
@@ -105,7 +79,7 @@ describe('messaging.yaml + storage.yaml deployed to moto', { skip: missing ?? fa
   after(async () => {
     // a shared moto (TEST_AWS_ENDPOINT_URL) outlives this file: leave nothing behind
     if (cfn && aws) {
-      await Promise.allSettled((Object.keys(stackFiles) as (keyof typeof stackFiles)[]).map((kind) => cfn.send(new sdk!.DeleteStackCommand({ StackName: stackName(kind) }))));
+      await Promise.allSettled((Object.keys(stackFiles) as (keyof typeof stackFiles)[]).map((kind) => cfn.send(new DeleteStackCommand({ StackName: stackName(kind) }))));
     }
     cfn?.destroy();
     sns?.destroy();

@@ -38,6 +38,8 @@ export interface StackOptions {
   serviceEnv?: Partial<Record<StackService, Record<string, string>>>;
   /** how long each service may take to answer /health */
   readyTimeoutMs?: number;
+  /** where local spans.jsonl / metrics.jsonl go (default: <dataDir>/telemetry, or a temporary folder) */
+  telemetryDir?: string;
 }
 
 export interface RunningStack {
@@ -47,6 +49,8 @@ export interface RunningStack {
   readonly awsEndpoint: string;
   readonly resources: TopologyResources;
   readonly embeddedPostgres: boolean;
+  /** the local trace and metric files (spans.jsonl, metrics.jsonl) */
+  readonly telemetryDir: string;
   /** the service processes (for tests that kill or restart one) */
   readonly processes: Map<StackService, ChildProcess>;
   /** restarts one service with the same settings (after a crash test, say) */
@@ -113,13 +117,17 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       gateway: options.gatewayPort ?? (await freePort()),
     };
     const urls = Object.fromEntries(Object.entries(ports).map(([s, p]) => [s, `http://127.0.0.1:${p}`])) as Record<StackService, string>;
-    const tmpKeyDir = keyFile ? undefined : join(repoRoot, '.tmp', `keys-${process.pid}-${Date.now()}`);
+    const runId = `${process.pid}-${Date.now()}`;
+    const tmpKeyDir = keyFile ? undefined : join(repoRoot, '.tmp', `keys-${runId}`);
+    const telemetryDir = options.telemetryDir ?? (options.dataDir ? join(options.dataDir, 'telemetry') : join(repoRoot, '.tmp', `telemetry-${runId}`));
 
     const environment = (service: StackService): NodeJS.ProcessEnv => ({
       ...process.env,
       NODE_ENV: process.env.NODE_ENV ?? 'development',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ANB_STOP_WITH_PARENT: '1',
+      OTEL_SERVICE_NAME: service,
+      ANB_TELEMETRY_DIR: telemetryDir,
       HOST: '127.0.0.1',
       PORT: String(ports[service]),
       AWS_REGION: region,
@@ -136,7 +144,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     const processes = new Map<StackService, ChildProcess>();
     const spawnService = (service: StackService) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', entryOf(service)], {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--import', '@anb/observability/register', entryOf(service)], {
         cwd: repoRoot,
         env: environment(service),
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,6 +196,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       awsEndpoint,
       resources,
       embeddedPostgres: postgres !== undefined,
+      telemetryDir,
       processes,
       async restart(service) {
         await stopProcess(service);

@@ -1,4 +1,6 @@
-import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+// `http.request` is looked up at call time so the OpenTelemetry http instrumentation (which patches
+// the module object) sees it and propagates the trace to the service
+import http, { Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { Transform } from 'node:stream';
 import type { RouteSpec } from '@anb/contracts';
 import { AppError, userIdHeader, type Context } from '@anb/platform';
@@ -47,7 +49,7 @@ export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOpti
     const headers = forwardHeaders(ctx.req.headers, ctx);
 
     await new Promise<void>((resolve, reject) => {
-      const upstreamRequest = request(target, { method: ctx.method, headers, agent: options.agent ?? sharedAgent });
+      const upstreamRequest = http.request(target, { method: ctx.method, headers, agent: options.agent ?? sharedAgent });
       let settled = false;
       const fail = (error: AppError) => {
         if (settled) return;

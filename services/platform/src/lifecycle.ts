@@ -55,6 +55,9 @@ export class Lifecycle {
         this.logger.error({ err: error, part: part.name }, 'error while stopping');
       }
     }
+    // spans and metrics still buffered go out before the process exits
+    const telemetry = (globalThis as { __anbTelemetry?: { shutdown(): Promise<void> } }).__anbTelemetry;
+    if (telemetry) await Promise.race([telemetry.shutdown().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     clearTimeout(deadline);
     this.logger.info('stopped');
   }
