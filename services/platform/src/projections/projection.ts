@@ -1,0 +1,2 @@
+/** Rebuildable read models: their definition and live application. */
+export * from './definition';
