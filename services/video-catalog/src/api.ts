@@ -1,4 +1,5 @@
 import type { DeleteVideoResponse, UploadResponse, VideoDetail, VideoListItem } from '@anb/contracts';
+import { trace } from '@opentelemetry/api';
 import { AppError, Router, isUuid, requireUser, type Context, type EventStore, type Knex } from '@anb/platform';
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey } from './upload/idempotency';
 import { inspectStoredVideo } from './upload/inspect';
@@ -33,6 +34,7 @@ export function catalogRoutes(deps: CatalogApiDeps): Router {
     }
     try {
       const upload = await receiveUpload(ctx, deps.files);
+      trace.getActiveSpan()?.setAttributes({ 'anb.video_id': upload.videoId, 'anb.upload.bytes': upload.sizeBytes });
       let summary;
       try {
         summary = await inspectStoredVideo(deps.files, upload.key, upload.sizeBytes);

@@ -8,6 +8,8 @@ export const catalogConfigSchema = baseConfigSchema
     PORT: env.port(8082),
     EVENTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
     EVENTS_QUEUE_URL: env.url(),
+    /** watched for depth and age (metrics, a warning in the log) */
+    EVENTS_DLQ_URL: env.url().optional(),
     VIDEOS_BUCKET: z.string().min(3),
     /** how long the signed links to stored files live */
     SIGNED_URL_SECONDS: env.int(900, 60, 7 * 24 * 3600),

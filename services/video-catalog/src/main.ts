@@ -5,6 +5,7 @@ import {
   Lifecycle,
   OutboxRelay,
   QueueConsumer,
+  QueueMonitor,
   createDatabase,
   createHttpApp,
   createSnsClient,
@@ -14,6 +15,7 @@ import {
   inlineProjectionOf,
   migrate,
   packageVersion,
+  queueName,
   relayCheck,
   runMain,
   startHttpServer,
@@ -73,6 +75,16 @@ await runMain(service, async () => {
   });
   consumer.start();
   lifecycle.onStop('consumer', () => consumer.stop(config.SHUTDOWN_GRACE_SECONDS * 1000 - 1000));
+  const queues = new QueueMonitor(
+    sqs,
+    [
+      { name: queueName(config.EVENTS_QUEUE_URL), url: config.EVENTS_QUEUE_URL, oldestReceivedAge: () => consumer.takeOldestReceivedAge() },
+      ...(config.EVENTS_DLQ_URL ? [{ name: queueName(config.EVENTS_DLQ_URL), url: config.EVENTS_DLQ_URL, deadLetter: true }] : []),
+    ],
+    logger,
+  );
+  queues.start();
+  lifecycle.onStop('queue monitor', () => queues.stop());
 
   const app = createHttpApp({
     service,

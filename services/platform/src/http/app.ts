@@ -5,6 +5,7 @@ import { ZodError } from 'zod';
 import { errorCatalogue, type ErrorBody, type ErrorCode } from '@anb/contracts';
 import { activeSpanContext, activeTraceparent, runWithRequestContext, toXrayTraceId, type Logger } from '@anb/observability';
 import { AppError, fieldErrors } from '../errors';
+import { httpMetrics } from '../metrics';
 import { runHealthChecks, type HealthCheck } from './health';
 import { optionalUser } from './identity';
 
@@ -148,6 +149,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(requestId());
   app.use(traceHeaders());
   app.use(accessLog(options.logger));
+  app.use(httpMetrics());
   app.use(errorHandler(options.logger));
   app.use(health.routes());
   app.use(options.router.routes());

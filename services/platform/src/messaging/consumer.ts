@@ -62,6 +62,7 @@ export class QueueConsumer {
   private slotFreed: (() => void) | undefined;
   private readonly deletes: DeleteBatcher;
   private stats = { received: 0, succeeded: 0, failed: 0 };
+  private oldestReceivedAgeMs = 0;
 
   constructor(private readonly options: QueueConsumerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? 10);
@@ -73,6 +74,13 @@ export class QueueConsumer {
 
   get counts(): { received: number; succeeded: number; failed: number; inFlight: number } {
     return { ...this.stats, inFlight: this.inFlight.size };
+  }
+
+  /** The age (seconds) of the oldest message received since the last call — how far behind the queue is. */
+  takeOldestReceivedAge(): number {
+    const age = this.oldestReceivedAgeMs / 1000;
+    this.oldestReceivedAgeMs = 0;
+    return age;
   }
 
   start(): void {
@@ -143,6 +151,8 @@ export class QueueConsumer {
 
   private dispatch(message: Message): void {
     const id = message.MessageId ?? String(Math.random());
+    const sent = Number(message.Attributes?.SentTimestamp ?? NaN);
+    if (Number.isFinite(sent)) this.oldestReceivedAgeMs = Math.max(this.oldestReceivedAgeMs, Date.now() - sent);
     const abort = new AbortController();
     this.stats.received++;
     const done = this.handle(message, abort.signal).finally(() => {

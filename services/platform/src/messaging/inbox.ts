@@ -1,5 +1,6 @@
 import { InvalidEnvelopeError, parseEnvelope, type EventEnvelope, type EventType } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
+import { trace } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import { applyLive, fromEnvelope, type ProjectionDefinition } from '../projections/projection';
 import { PermanentFailure, type MessageHandler } from './consumer';
@@ -36,6 +37,12 @@ export function inboxHandler(options: InboxOptions): MessageHandler {
       }
       throw error;
     }
+    trace.getActiveSpan()?.setAttributes({
+      'anb.event.id': event.id,
+      'anb.event.type': event.type,
+      'anb.event.source': event.source,
+      'anb.event.subject': event.subject,
+    });
     const handler = options.handlers?.[event.type] as ((e: EventEnvelope, trx: Knex.Transaction) => Promise<void>) | undefined;
     const projections = (options.projections ?? []).filter((p) => p.inboxEvents.includes(event.type));
     await options.db.transaction(async (trx) => {

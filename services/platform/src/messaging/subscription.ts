@@ -1,4 +1,5 @@
 import type { Logger } from '@anb/observability';
+import { observeGauge } from '../metrics';
 import pg from 'pg';
 import type { EventStore } from '../eventstore/store';
 import { notifyChannel } from '../eventstore/schema';
@@ -51,9 +52,33 @@ export class StoreSubscription {
   private woken = false;
   private readonly state: SubscriptionStatus = { leader: false, checkpoint: startOfStore, handled: 0, consecutiveFailures: 0 };
 
+  private lagTimer: NodeJS.Timeout | undefined;
+  private lagStats = { pending: 0, oldestAgeSeconds: 0 };
+
   constructor(private readonly options: StoreSubscriptionOptions) {
     this.readLimit = options.readLimit ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
+    const attributes = { subscription: options.name, schema: options.store.schema };
+    observeGauge('anb.subscription.pending_events', 'Committed events this subscription has not handled yet (relay lag)', '{event}', () =>
+      this.state.leader ? [{ value: this.lagStats.pending, attributes }] : [],
+    );
+    observeGauge('anb.subscription.oldest_pending_age', 'Age of the oldest committed event not handled yet', 's', () =>
+      this.state.leader ? [{ value: this.lagStats.oldestAgeSeconds, attributes }] : [],
+    );
+  }
+
+  /** How far behind it is: events after the checkpoint (capped) and the age of the oldest of them. */
+  async lag(): Promise<{ pending: number; oldestAgeSeconds: number }> {
+    const { store, types } = this.options;
+    const cp = this.state.checkpoint;
+    const { rows } = (await store.db.raw(
+      `select count(*)::int as pending, coalesce(extract(epoch from now() - min(recorded_at)), 0)::float as age
+         from (select recorded_at from ??.events
+                where (transaction_id, position) > (?::xid8, ?::bigint) ${types ? 'and type = any(?)' : ''}
+                limit 100000) pending`,
+      [store.schema, cp.transactionId, cp.position, ...(types ? [[...types]] : [])],
+    )) as { rows: { pending: number; age: number }[] };
+    return { pending: rows[0]?.pending ?? 0, oldestAgeSeconds: Math.max(0, rows[0]?.age ?? 0) };
   }
 
   status(): SubscriptionStatus {
@@ -64,9 +89,18 @@ export class StoreSubscription {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    this.lagTimer = setInterval(() => {
+      if (!this.state.leader) return;
+      this.lag().then(
+        (lag) => (this.lagStats = lag),
+        () => {},
+      );
+    }, 10_000);
+    this.lagTimer.unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.lagTimer);
     this.running = false;
     this.notify();
     await this.loopDone;
