@@ -30,6 +30,11 @@ export interface RouteSpec {
   readonly params?: z.ZodObject;
   /** largest accepted body, bytes; the gateway answers 413 beyond it */
   readonly maxBodyBytes?: number;
+  /**
+   * anonymous GETs of this route may be answered from the gateway's micro-cache for this long: hot
+   * public pages cost one service call per interval, however many clients poll them
+   */
+  readonly publicCacheMs?: number;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
 }
 
@@ -168,6 +173,7 @@ export const apiRoutes: readonly RouteSpec[] = [
     tag: 'Public',
     summary: 'Published videos, newest first',
     query: PublicVideosQuery,
+    publicCacheMs: 250,
     responses: { 200: { description: 'Videos', schema: PublicVideoList, headers: total }, ...errors(400, 401, 503) },
   },
   {
@@ -191,6 +197,7 @@ export const apiRoutes: readonly RouteSpec[] = [
     tag: 'Public',
     summary: 'Players ranked by votes',
     query: RankingsQuery,
+    publicCacheMs: 250,
     responses: { 200: { description: 'Ranking', schema: Rankings, headers: { ...total, ETag: 'Entity tag of this page' } }, 304: { description: 'Not modified' }, ...errors(400, 503) },
   },
 ];

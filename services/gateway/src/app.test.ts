@@ -138,3 +138,41 @@ test('bearerToken accepts only a well-formed Bearer JWT', () => {
   assert.equal(bearerToken('bearer   a-_.b.c'), 'a-_.b.c');
   for (const bad of ['Bearer', 'Bearer a.b', 'Basic a.b.c', 'a.b.c', 'Bearer a.b.c.d']) assert.throws(() => bearerToken(bad), AppError, bad);
 });
+
+describe('public micro-cache', () => {
+  let cached: RunningServer;
+  before(async () => {
+    const app = createGatewayApp({
+      version: 'test',
+      logger: createLogger({ service: 'gateway', level: 'silent' }),
+      verifier,
+      upstreams: {
+        auth: { name: 'auth', baseUrl: upstreamUrl },
+        'video-catalog': { name: 'video-catalog', baseUrl: upstreamUrl },
+        voting: { name: 'voting', baseUrl: upstreamUrl },
+      },
+      proxy: { timeoutMs: 5000, uploadTimeoutMs: 5000 },
+      authRatePerMinute: 0,
+    });
+    cached = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+  });
+  after(async () => {
+    await cached?.close();
+  });
+
+  test('anonymous reads of a public page share one service call; users always reach the service', async () => {
+    const url = `${cached.url}/api/public/videos?page=1&n=${Math.random()}`;
+    const before = seen.length;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(url)));
+    assert.ok(answers.every((r) => r.status === 200));
+    assert.equal(seen.length - before, 1, 'one upstream call for 20 concurrent anonymous reads');
+    assert.equal(answers[0]!.headers.get('x-total-count'), '7');
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    assert.ok(bodies.every((b) => b === bodies[0]));
+
+    const withUser = await fetch(url, { headers: { authorization: 'Bearer aaa.bbb.ccc' } });
+    assert.equal(withUser.status, 200);
+    assert.equal(seen.length - before, 2, 'a signed-in read is not served from the cache');
+    assert.equal(seen.at(-1)!.headers['x-anb-user-id'], userId);
+  });
+});

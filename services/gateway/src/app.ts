@@ -5,6 +5,7 @@ import type Koa from 'koa';
 import { authenticate, type TokenVerifier } from './authenticate';
 import { registerDocs } from './docs';
 import { proxyTo, type ProxyOptions, type Upstream } from './proxy';
+import { MicroCache } from './microCache';
 import { rateLimit } from './rateLimit';
 
 export interface GatewayDeps {
@@ -14,6 +15,8 @@ export interface GatewayDeps {
   verifier: TokenVerifier;
   proxy: ProxyOptions;
   authRatePerMinute: number;
+  /** false turns the public micro-cache off */
+  publicCache?: boolean;
 }
 
 /** Health of the gateway = every service it routes to answers its own /health. */
@@ -43,6 +46,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   registerDocs(router, deps.version);
 
   const limitAuth = rateLimit(deps.authRatePerMinute);
+  const cache = new MicroCache();
   for (const route of apiRoutes) {
     if (route.service === 'gateway') continue;
     const upstream = deps.upstreams[route.service];
@@ -50,6 +54,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     const middleware = [
       ...(route.service === 'auth' && route.method === 'POST' ? [limitAuth] : []),
       authenticate(route.auth, deps.verifier),
+      ...(route.publicCacheMs && deps.publicCache !== false ? [cache.middleware(route.publicCacheMs)] : []),
       proxyTo(upstream, route, deps.proxy),
     ];
     router.register(routerPath(route.path), [route.method], middleware);

@@ -16,6 +16,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   UPLOAD_TIMEOUT_MS: env.int(15 * 60_000, 1000),
   /** signup/login attempts per client IP per minute (0 turns the limit off) */
   RATE_LIMIT_AUTH_PER_MINUTE: env.int(60, 0),
+  /** answer anonymous GETs of rankings and the showcase from a 250 ms micro-cache */
+  PUBLIC_CACHE: env.bool(true),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

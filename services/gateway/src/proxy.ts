@@ -38,6 +38,8 @@ const sharedAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs
  */
 export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOptions) {
   const isUpload = route.body?.contentType === 'multipart/form-data';
+  // small public pages are read whole so the micro-cache can keep them
+  const buffered = route.publicCacheMs !== undefined;
   const timeoutMs = isUpload ? options.uploadTimeoutMs : options.timeoutMs;
   return async (ctx: Context) => {
     const limit = route.maxBodyBytes;
@@ -76,10 +78,20 @@ export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOpti
         for (const [name, value] of Object.entries(response.headers)) {
           if (value !== undefined && !hopByHop.has(name) && name !== 'x-request-id') ctx.set(name, value as string | string[]);
         }
-        ctx.body = response;
         // the answer may come before the client finished sending (a 413 mid-upload): stop reading it
         if (!ctx.req.readableEnded) ctx.set('connection', 'close');
-        resolve();
+        if (!buffered) {
+          ctx.body = response;
+          resolve();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          ctx.body = Buffer.concat(chunks);
+          resolve();
+        });
+        response.on('error', () => reject(new AppError('SERVICE_UNAVAILABLE')));
       });
 
       if (ctx.method === 'GET' || ctx.method === 'HEAD' || (declared === 0 && !ctx.get('transfer-encoding'))) {

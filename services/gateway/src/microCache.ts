@@ -1,0 +1,73 @@
+import type { Context, Next } from '@anb/platform';
+
+interface Entry {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  expires: number;
+}
+
+const keptHeaders = ['content-type', 'etag', 'x-total-count', 'cache-control', 'last-modified'];
+
+/**
+ * A tiny per-task cache for anonymous GETs of public pages (rankings, the showcase): an entry lives
+ * `ttlMs` (a fraction of a second, well inside the "a vote shows within 1 s" promise), concurrent misses
+ * for one URL share a single upstream call, and `If-None-Match` is answered 304 from it. Requests with
+ * a user (voted_by_me differs per user) always go through.
+ */
+export class MicroCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<Entry | undefined>>();
+
+  constructor(private readonly maxEntries = 1000) {}
+
+  middleware(ttlMs: number) {
+    return async (ctx: Context, next: Next) => {
+      if (ttlMs <= 0 || ctx.method !== 'GET' || ctx.get('authorization')) return next();
+      const key = ctx.url;
+      const now = Date.now();
+      let entry = this.entries.get(key);
+      if (!entry || entry.expires <= now) {
+        let flight = this.pending.get(key);
+        if (!flight) {
+          flight = this.fill(ctx, next, key, ttlMs).finally(() => this.pending.delete(key));
+          this.pending.set(key, flight);
+          entry = await flight;
+          if (!entry) return; // not cacheable: this request already has its own answer
+          ctx.set('x-cache', 'miss');
+        } else {
+          entry = await flight;
+          if (!entry) return next();
+          ctx.set('x-cache', 'hit');
+        }
+      } else ctx.set('x-cache', 'hit');
+      const etag = entry.headers.etag;
+      if (etag && ctx.get('if-none-match') === etag) {
+        ctx.status = 304;
+        ctx.set('etag', etag);
+        return;
+      }
+      ctx.status = entry.status;
+      ctx.set(entry.headers);
+      ctx.body = entry.body;
+    };
+  }
+
+  private async fill(ctx: Context, next: Next, key: string, ttlMs: number): Promise<Entry | undefined> {
+    // ask the service without the client's validator, so the full page can be cached
+    const validator = ctx.get('if-none-match');
+    if (validator) delete ctx.req.headers['if-none-match'];
+    await next();
+    if (validator) ctx.req.headers['if-none-match'] = validator;
+    if (ctx.status !== 200 || !Buffer.isBuffer(ctx.body)) return undefined;
+    const headers: Record<string, string> = {};
+    for (const name of keptHeaders) {
+      const value = ctx.response.get(name);
+      if (value) headers[name] = String(value);
+    }
+    const entry = { status: 200, headers, body: ctx.body, expires: Date.now() + ttlMs };
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, entry);
+    return entry;
+  }
+}
