@@ -40,9 +40,12 @@ export interface FailureVerdict {
   reason: string;
 }
 
-/** Classifies what a job threw. `jobTimeoutSeconds` names the limit; `jobDir` is cut out of ffmpeg's lines. */
-export function judgeFailure(error: unknown, context: { jobTimeoutSeconds: number; jobDir?: string }): FailureVerdict {
-  const tidy = (line: string) => (context.jobDir ? line.split(`${context.jobDir}/`).join('') : line).replace(/\bfile:/g, '');
+/** The worker's temp paths mean nothing to the owner: `file:/tmp/anb-job-<id>-x/original.mp4` → `original.mp4`. */
+const jobFolder = /(?:file:)?[^\s'"]*\/anb-job-[^/\s'"]+\//g;
+
+/** Classifies what a job threw. `jobTimeoutSeconds` names the limit in the reason. */
+export function judgeFailure(error: unknown, context: { jobTimeoutSeconds: number }): FailureVerdict {
+  const tidy = (line: string) => line.replace(jobFolder, '');
   if (error instanceof UnprocessableVideoError) return { permanent: true, reason: error.reason };
   // the encode ran and produced something that breaks the output contract: the same input would again
   if (error instanceof ProcessedOutputRejectedError) return { permanent: true, reason: error.message };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { JobLedger } from './ledger';
 import { startTestbed, type Testbed } from './testbed';
 
 /**
- * The service as the local stack runs it — `node --import tsx services/processing/src/main.ts` with the
- * stack's environment — killed in the ways production kills it: SIGKILL mid-job (the lease and the
+ * The service as the local stack runs it — `node --import tsx --import @anb/observability/register
+ * services/processing/src/main.ts` with the stack's environment — killed in the ways production kills it: SIGKILL mid-job (the lease and the
  * message's visibility run out, another worker finishes it) and SIGTERM mid-job (the job is aborted,
  * its lease released and its message given back at once). Lease and visibility are 6 s here.
  */
@@ -36,7 +36,7 @@ interface Worker {
 
 async function startWorker(): Promise<Worker> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', mainTs], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', '@anb/observability/register', mainTs], {
     cwd: repoRoot,
     // its own process group, so a SIGKILL takes its ffmpeg along, as when a container dies
     detached: true,
@@ -48,6 +48,8 @@ async function startWorker(): Promise<Worker> {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
+      OTEL_SERVICE_NAME: 'processing',
+      ANB_TELEMETRY_DIR: join(dir, 'telemetry'),
       PROCESSING_CONCURRENCY: '1',
       FFMPEG_PRESET: 'ultrafast',
       LEASE_SECONDS: '6',
@@ -102,8 +104,11 @@ async function newVideo(): Promise<string> {
   return videoId;
 }
 
-const running = (videoId: string) =>
-  waitFor(async () => (await ledger.get(videoId))?.status === 'running', { timeoutMs: 60_000, intervalMs: 50, message: `${videoId} running` });
+/** The job is under way: claimed in the ledger and announced as started (download and encode come next). */
+async function underWay(videoId: string): Promise<void> {
+  await bed.tap.waitFor(videoId, 'VideoProcessingStarted');
+  assert.equal((await ledger.get(videoId))?.status, 'running');
+}
 
 describe('processing service process', () => {
   test('reports its bucket and ledger on /health', async () => {
@@ -119,7 +124,7 @@ describe('processing service process', () => {
     const videoId = await newVideo();
     const first = await startWorker();
     await bed.announceUpload(videoId);
-    await running(videoId);
+    await underWay(videoId);
     process.kill(-first.child.pid!, 'SIGKILL');
     assert.equal((await first.exited).signal, 'SIGKILL');
 
@@ -138,8 +143,9 @@ describe('processing service process', () => {
 
     // SIGTERM while the next job runs: the job is aborted, its lease released and its message given back
     const next = await newVideo();
-    await bed.announceUpload(next);
-    await running(next);
+    const traceId = randomBytes(16).toString('hex');
+    await bed.announceUpload(next, { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
+    await underWay(next);
     second.child.kill('SIGTERM');
     assert.deepEqual(await second.exited, { code: 0, signal: null }, tail(second));
     const released = await ledger.get(next);
@@ -151,6 +157,7 @@ describe('processing service process', () => {
       .waitFor(next, 'VideoProcessed', { timeoutMs: 120_000 })
       .catch((error: Error) => assert.fail(`${error.message}\n${tail(third)}`));
     assert.equal(done!.id, processingEventId(next, 'VideoProcessed', 2));
+    assert.equal(done!.traceparent?.split('-')[1], traceId, 'the upload\'s trace continues through processing');
     third.child.kill('SIGTERM');
     assert.deepEqual(await third.exited, { code: 0, signal: null });
   });

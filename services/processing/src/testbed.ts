@@ -34,7 +34,7 @@ export interface Testbed {
   readonly serviceEnv: Record<string, string>;
   putOriginal(videoId: string, file: string): Promise<void>;
   /** publishes a VideoUploaded on the catalog topic, as the catalog's relay would; returns the envelope */
-  announceUpload(videoId: string, options?: { envelope?: RawEnvelope }): Promise<RawEnvelope>;
+  announceUpload(videoId: string, options?: { envelope?: RawEnvelope; traceparent?: string }): Promise<RawEnvelope>;
   announceDeletion(videoId: string): Promise<RawEnvelope>;
   objectSize(key: string): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -60,6 +60,7 @@ export async function startTestbed(): Promise<Testbed> {
         MessageAttributes: {
           type: { DataType: 'String', StringValue: envelope.type },
           source: { DataType: 'String', StringValue: envelope.source },
+          ...(envelope.traceparent ? { traceparent: { DataType: 'String', StringValue: envelope.traceparent } } : {}),
         },
       }),
     );
@@ -105,7 +106,7 @@ export async function startTestbed(): Promise<Testbed> {
           height: 1080,
           uploadedAt: new Date().toISOString(),
         });
-      return publish(envelope);
+      return publish(options.traceparent ? { ...envelope, traceparent: options.traceparent } : envelope);
     },
     announceDeletion(videoId) {
       return publish(catalogEnvelope('VideoDeleted', videoId, { videoId, ownerId, deletedAt: new Date().toISOString() }));

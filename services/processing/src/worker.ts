@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from '@aws-sdk/client-sqs';
-import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { messagingDefaults, parseEnvelope, type EventEnvelope } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
 import { PermanentFailure, type MessageContext } from '@anb/platform';
@@ -161,48 +161,51 @@ export class ProcessingWorker {
     const heartbeat = this.keepLease(lease, stop, log);
     const started = performance.now();
     const span = tracer.startSpan('process video', { attributes: { 'anb.video.id': videoId, 'anb.job.attempt': attempt } });
-    try {
-      const result = await this.produce(upload, stop.signal, span, log);
-      stop.signal.throwIfAborted();
-      const outcome: StoredOutcome = {
-        type: 'VideoProcessed',
-        attempt,
-        cause,
-        data: {
-          videoId,
-          processedKey: result.key,
-          durationSeconds: Math.round(result.durationSeconds * 1000) / 1000,
-          width: result.width,
-          height: result.height,
-          sizeBytes: result.sizeBytes,
-          processingMs: Math.round(performance.now() - started),
-          processedAt: new Date().toISOString(),
-        },
-      };
-      const recorded = await ledger.recordOutcome(lease, outcome);
-      if (recorded === 'deleted') {
-        await this.removeProcessed(videoId, log);
-        log.info('video was deleted while it was processed: result removed');
-        return;
+    // the job span is the parent of everything the job does, the announcements included
+    await context.with(trace.setSpan(context.active(), span), async () => {
+      try {
+        const result = await this.produce(upload, stop.signal, span, log);
+        stop.signal.throwIfAborted();
+        const outcome: StoredOutcome = {
+          type: 'VideoProcessed',
+          attempt,
+          cause,
+          data: {
+            videoId,
+            processedKey: result.key,
+            durationSeconds: Math.round(result.durationSeconds * 1000) / 1000,
+            width: result.width,
+            height: result.height,
+            sizeBytes: result.sizeBytes,
+            processingMs: Math.round(performance.now() - started),
+            processedAt: new Date().toISOString(),
+          },
+        };
+        const recorded = await ledger.recordOutcome(lease, outcome);
+        if (recorded === 'deleted') {
+          await this.removeProcessed(videoId, log);
+          log.info('video was deleted while it was processed: result removed');
+          return;
+        }
+        if (recorded === 'lost') {
+          log.warn('lease was taken over before the result was recorded; the other worker announces it');
+          return;
+        }
+        await events.publish(outcome);
+        span.setStatus({ code: SpanStatusCode.OK });
+        log.info({ processingMs: outcome.data.processingMs, sizeBytes: outcome.data.sizeBytes }, 'video processed');
+      } catch (raw) {
+        const error = stop.stoppedBy ? new JobStoppedError(stop.stoppedBy) : raw;
+        span.recordException(raw as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        await this.afterFailure(error, raw, lease, cause, lastAttempt, log);
+      } finally {
+        clearInterval(heartbeat);
+        stop.dispose();
+        if (this.jobs.get(videoId) === stop) this.jobs.delete(videoId);
+        span.end();
       }
-      if (recorded === 'lost') {
-        log.warn('lease was taken over before the result was recorded; the other worker announces it');
-        return;
-      }
-      await events.publish(outcome);
-      span.setStatus({ code: SpanStatusCode.OK });
-      log.info({ processingMs: outcome.data.processingMs, sizeBytes: outcome.data.sizeBytes }, 'video processed');
-    } catch (raw) {
-      const error = stop.stoppedBy ? new JobStoppedError(stop.stoppedBy) : raw;
-      span.recordException(raw as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      await this.afterFailure(error, raw, lease, cause, lastAttempt, log);
-    } finally {
-      clearInterval(heartbeat);
-      stop.dispose();
-      if (this.jobs.get(videoId) === stop) this.jobs.delete(videoId);
-      span.end();
-    }
+    });
   }
 
   private async afterFailure(error: unknown, raw: unknown, lease: Lease, cause: EventCause, lastAttempt: boolean, log: Logger): Promise<void> {
