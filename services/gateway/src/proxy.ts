@@ -78,8 +78,6 @@ export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOpti
         for (const [name, value] of Object.entries(response.headers)) {
           if (value !== undefined && !hopByHop.has(name) && name !== 'x-request-id') ctx.set(name, value as string | string[]);
         }
-        // the answer may come before the client finished sending (a 413 mid-upload): stop reading it
-        if (!ctx.req.readableEnded) ctx.set('connection', 'close');
         if (!buffered) {
           ctx.body = response;
           resolve();

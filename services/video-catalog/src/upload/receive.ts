@@ -51,9 +51,10 @@ export async function receiveUpload(ctx: Context, files: VideoFiles, maxBytes = 
       return;
     }
     const stop = (error: AppError) => {
+      // the answer goes out now; the rest of the body is read and discarded so the client, still
+      // sending, receives it cleanly (closing the connection under it would turn the answer into a reset)
       ctx.req.unpipe(parser);
-      ctx.req.resume(); // discard the rest; the answer goes out now
-      ctx.set('connection', 'close');
+      ctx.req.resume();
       reject(error);
     };
 
