@@ -53,8 +53,8 @@ export interface RunningStack {
   readonly telemetryDir: string;
   /** the service processes (for tests that kill or restart one) */
   readonly processes: Map<StackService, ChildProcess>;
-  /** restarts one service with the same settings (after a crash test, say) */
-  restart(service: StackService): Promise<void>;
+  /** restarts one service with the same settings (after a crash test, say), plus any extra environment */
+  restart(service: StackService, extraEnv?: Record<string, string>): Promise<void>;
   kill(service: StackService, signal?: NodeJS.Signals): Promise<number | null>;
   stop(): Promise<void>;
 }
@@ -143,10 +143,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     });
 
     const processes = new Map<StackService, ChildProcess>();
-    const spawnService = (service: StackService) => {
+    const spawnService = (service: StackService, extraEnv: Record<string, string> = {}) => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--import', '@anb/observability/register', entryOf(service)], {
         cwd: repoRoot,
-        env: environment(service),
+        env: { ...environment(service), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const index = stackServices.indexOf(service);
@@ -198,9 +198,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       embeddedPostgres: postgres !== undefined,
       telemetryDir,
       processes,
-      async restart(service) {
+      async restart(service, extraEnv) {
         await stopProcess(service);
-        spawnService(service);
+        spawnService(service, extraEnv);
         await waitReady(service);
       },
       kill: stopProcess,
