@@ -34,6 +34,8 @@ export interface Testbed {
   readonly serviceEnv: Record<string, string>;
   putOriginal(videoId: string, file: string): Promise<void>;
   /** publishes a VideoUploaded on the catalog topic, as the catalog's relay would; returns the envelope */
+  /** the VideoUploaded envelope the catalog would publish for this video (not published) */
+  uploadEnvelope(videoId: string): RawEnvelope;
   announceUpload(videoId: string, options?: { envelope?: RawEnvelope; traceparent?: string }): Promise<RawEnvelope>;
   announceDeletion(videoId: string): Promise<RawEnvelope>;
   objectSize(key: string): Promise<number | undefined>;
@@ -80,6 +82,19 @@ export async function startTestbed(): Promise<Testbed> {
     data,
   });
 
+  const uploadEnvelope = (videoId: string) =>
+    catalogEnvelope('VideoUploaded', videoId, {
+      videoId,
+      ownerId,
+      title: 'Crossover y triple',
+      originalKey: originalKey(videoId),
+      sizeBytes: 1,
+      durationSeconds: 21,
+      width: 1920,
+      height: 1080,
+      uploadedAt: new Date().toISOString(),
+    });
+
   return {
     aws,
     resources,
@@ -92,20 +107,9 @@ export async function startTestbed(): Promise<Testbed> {
     async putOriginal(videoId, file) {
       await s3.send(new PutObjectCommand({ Bucket: resources.bucket, Key: originalKey(videoId), Body: await readFile(file), ContentType: 'video/mp4' }));
     },
+    uploadEnvelope,
     announceUpload(videoId, options = {}) {
-      const envelope =
-        options.envelope ??
-        catalogEnvelope('VideoUploaded', videoId, {
-          videoId,
-          ownerId,
-          title: 'Crossover y triple',
-          originalKey: originalKey(videoId),
-          sizeBytes: 1,
-          durationSeconds: 21,
-          width: 1920,
-          height: 1080,
-          uploadedAt: new Date().toISOString(),
-        });
+      const envelope = options.envelope ?? uploadEnvelope(videoId);
       return publish(options.traceparent ? { ...envelope, traceparent: options.traceparent } : envelope);
     },
     announceDeletion(videoId) {

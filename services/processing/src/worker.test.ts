@@ -267,6 +267,22 @@ describe('processing worker (in-process, moto, real ffmpeg)', () => {
     await settled();
   });
 
+  test('on the last delivery before the DLQ, a video held by a silent worker is waited for, then taken over', async () => {
+    // a worker claimed it and died: its lease still runs for 1.5 s, and this is the 5th (last) delivery
+    const videoId = await newVideo(join(dir, 'small.mp4'));
+    const ghost = await ledger.claim(videoId, 'ghost/1', 1500);
+    assert.equal(ghost.kind, 'claimed');
+    const envelope = bed.uploadEnvelope(videoId);
+    const started = Date.now();
+    // handed to the worker directly, as the consumer would on the 5th receive
+    await worker.handle({ Body: JSON.stringify(envelope), MessageId: 'm5', ReceiptHandle: 'r5' }, { receiveCount: 5, messageId: 'm5', signal: new AbortController().signal });
+    assert.ok(Date.now() - started >= 1000, 'waited for the lease to run out');
+    const [failed] = await bed.tap.waitFor(videoId, 'VideoProcessingFailed');
+    assert.equal(failed!.data.attempt, 2, 'taken over as attempt 2');
+    assert.match(failed!.data.reason, /resolución mínima/);
+    await settled();
+  });
+
   test('a video deleted before its upload is handled is never processed', async () => {
     const videoId = await newVideo();
     await bed.announceDeletion(videoId);

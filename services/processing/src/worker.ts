@@ -106,29 +106,32 @@ export class ProcessingWorker {
     const { ledger, events, settings } = this.deps;
     const log = this.deps.logger.child({ videoId, eventId: envelope.id, receiveCount: ctx.receiveCount });
     const owner = `${settings.workerId}/${randomUUID()}`;
-    const claim = await ledger.claim(videoId, owner, settings.leaseMs);
-    switch (claim.kind) {
-      case 'claimed':
-        return this.runJob(envelope, claim.lease, ctx, log.child({ attempt: claim.lease.attempt }));
-      case 'deleted':
-        log.info('video was deleted: not processing it');
-        return;
-      case 'already-done':
-      case 'already-failed':
-        // a duplicate (or a redelivery after a lost acknowledgement): say the same thing again, same id
-        await events.publish(claim.outcome);
-        log.info({ outcome: claim.outcome.type, attempt: claim.outcome.attempt }, 'already processed: outcome re-announced');
-        return;
-      case 'running-elsewhere':
-        if (ctx.receiveCount >= messagingDefaults.maxReceiveCount) {
-          // the holder renewed its lease through every retry: it is alive and has its own delivery
-          log.warn({ owner: claim.owner }, 'still processed elsewhere on the last delivery; leaving it to that worker');
+    for (;;) {
+      const claim = await ledger.claim(videoId, owner, settings.leaseMs);
+      switch (claim.kind) {
+        case 'claimed':
+          return this.runJob(envelope, claim.lease, ctx, log.child({ attempt: claim.lease.attempt }));
+        case 'deleted':
+          log.info('video was deleted: not processing it');
           return;
+        case 'already-done':
+        case 'already-failed':
+          // a duplicate (or a redelivery after a lost acknowledgement): say the same thing again, same id
+          await events.publish(claim.outcome);
+          log.info({ outcome: claim.outcome.type, attempt: claim.outcome.attempt }, 'already processed: outcome re-announced');
+          return;
+        case 'running-elsewhere':
+          if (ctx.receiveCount < messagingDefaults.maxReceiveCount) throw new JobHeldElsewhereError(videoId, claim.remainingMs);
+          // The last delivery before the DLQ: acknowledging could strand the video if the holder died with
+          // a long lease left, and failing would dead-letter it. Wait here instead (the consumer's heartbeat
+          // keeps the message) until the holder finishes or its lease runs out, then decide again.
+          log.info({ owner: claim.owner, remainingMs: claim.remainingMs }, 'last delivery: waiting for the worker that holds the video');
+          await abortableDelay(Math.min(claim.remainingMs + 100, settings.leaseMs), ctx.signal);
+          continue;
+        default: {
+          const never: never = claim;
+          throw new Error(`unexpected claim result ${JSON.stringify(never)}`);
         }
-        throw new JobHeldElsewhereError(videoId, claim.remainingMs);
-      default: {
-        const never: never = claim;
-        throw new Error(`unexpected claim result ${JSON.stringify(never)}`);
       }
     }
   }
@@ -346,6 +349,22 @@ export class ProcessingWorker {
     await this.deps.files.delete(processedKey(videoId));
     log.debug('processed file removed');
   }
+}
+
+/** Waits, unless the worker is stopping (then the message goes back to the queue). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new JobStoppedError('shutdown'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new JobStoppedError('shutdown'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**
