@@ -334,4 +334,21 @@ describe('processing worker (in-process, moto, real ffmpeg)', () => {
     await ledger.markDeleted(videoId, new Date().toISOString());
     await assertStoppedAndClean(videoId);
   });
+
+  test('a processed video that is deleted loses its processed file, and a late redelivery of its upload does nothing', async () => {
+    const { videoId, uploaded } = first;
+    assert.ok(await bed.objectSize(processedKey(videoId)));
+    await bed.announceDeletion(videoId);
+    await waitFor(async () => (await bed.objectSize(processedKey(videoId))) === undefined, { timeoutMs: 30_000, message: 'processed file removed' });
+    assert.ok((await ledger.get(videoId))?.deletedAt);
+
+    const handled = consumer.counts.succeeded;
+    const announced = bed.tap.of(videoId).length;
+    await bed.announceUpload(videoId, { envelope: uploaded });
+    await waitFor(() => consumer.counts.succeeded > handled, { timeoutMs: 30_000, message: 'redelivery handled' });
+    await settled();
+    await bed.tap.poll();
+    assert.equal(bed.tap.of(videoId).length, announced, 'nothing re-announced for a deleted video');
+    assert.equal(runs.get(videoId), 1);
+  });
 });
