@@ -84,7 +84,7 @@ try {
   }
   const singleS = (performance.now() - t1) / 1000;
   console.log(`baseline without batching: ${single} Publish calls in ${singleS.toFixed(1)} s → ${Math.round(single / singleS)} events/s`);
-  console.log('(moto answers one call at a time and slows down as unconsumed queues grow: the local ceiling, not the relay's)');
+  console.log('(moto answers one call at a time and slows down as unconsumed queues grow: the local ceiling, not the relay)');
 } finally {
   sns.destroy();
   sqs.destroy();
