@@ -8,7 +8,7 @@ import { join } from 'node:path';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { MissingPrerequisiteError, motoAvailable, motoInstallHint } from '@anb/platform/local';
 import { createServer } from 'node:net';
-import { repoRoot, startStack, type RunningStack } from './stack/stack';
+import { StartAborted, repoRoot, startStack, type RunningStack } from './stack/stack';
 
 const started = performance.now();
 const gatewayPort = Number(process.env.PORT ?? process.env.GATEWAY_PORT ?? 8080);
@@ -34,9 +34,24 @@ if (!awsEndpoint && !motoAvailable()) fail(motoInstallHint);
 if (!(await portFree(gatewayPort))) fail(`port ${gatewayPort} is already in use. Stop what uses it, or start on another port: PORT=8090 npm start`);
 
 console.log('Starting the ANB Rising Stars Showcase…');
+// Ctrl-C while starting stops what has started so far
+const starting = new AbortController();
+const abortStart = () => {
+  if (!starting.signal.aborted) console.log('\nstopping what has started so far…');
+  starting.abort();
+};
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, abortStart);
+// `npm start` runs us under a shell; when npm is killed the shell goes with it but the signal does not
+// reach us: notice that our parent is gone and stop anyway (while starting too), so nothing is left behind
+let parentGone = abortStart;
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) parentGone();
+}, 500).unref();
 let stack: RunningStack;
 try {
   stack = await startStack({
+    signal: starting.signal,
     dataDir,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(awsEndpoint ? { awsEndpoint } : {}),
@@ -46,6 +61,10 @@ try {
     logs,
   });
 } catch (error) {
+  if (error instanceof StartAborted || starting.signal.aborted) {
+    console.log('\nstopped while starting; nothing is left running');
+    process.exit(130);
+  }
   if (error instanceof MissingPrerequisiteError) fail(error.message);
   fail(`the stack did not start: ${(error as Error).message}`);
 }
@@ -67,6 +86,7 @@ ANB Rising Stars Showcase is up in ${seconds} s
 Ctrl-C stops everything.
 `);
 
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, abortStart);
 let stopping = false;
 const shutdown = async (signal: string) => {
   if (stopping) return;
@@ -80,12 +100,7 @@ const shutdown = async (signal: string) => {
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGHUP', () => void shutdown('SIGHUP'));
-// `npm start` runs us under a shell; when npm is killed the shell goes with it but the signal does not
-// reach us: notice that our parent is gone and stop anyway, so nothing is left behind
-const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) void shutdown('parent process exited');
-}, 500).unref();
+parentGone = () => void shutdown('parent process exited');
 
 // a service that dies on its own is reported, not silently ignored
 for (const [service, child] of stack.processes) {

@@ -6,6 +6,7 @@ import { bootstrapTopology, serviceEnvironment, type TopologyResources } from '@
 import type { ServiceName } from '@anb/contracts';
 import { ensureDatabase, freePort, startEmbeddedPostgres, startMoto, waitFor, type LocalAws, type LocalPostgres } from '@anb/platform/local';
 import { lineFormatter, onLines, type LogMode } from './logs';
+import { restoreLocalAws, snapshotLocalAws } from './persistence';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
@@ -13,6 +14,7 @@ export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.ur
 export const stackServices = ['auth', 'video-catalog', 'voting', 'processing', 'gateway'] as const satisfies readonly ServiceName[];
 export type StackService = (typeof stackServices)[number];
 
+const parentWatch = join(repoRoot, 'scripts', 'src', 'stack', 'parentWatch.ts');
 const entryOf = (service: StackService) => join(repoRoot, 'services', service, 'src', 'main.ts');
 
 /** The services that have an entry point in this checkout. */
@@ -40,6 +42,15 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** where local spans.jsonl / metrics.jsonl go (default: <dataDir>/telemetry, or a temporary folder) */
   telemetryDir?: string;
+  /** aborts a start in progress (Ctrl-C while starting): everything started so far is stopped */
+  signal?: AbortSignal;
+}
+
+export class StartAborted extends Error {
+  constructor() {
+    super('start aborted');
+    this.name = 'StartAborted';
+  }
 }
 
 export interface RunningStack {
@@ -83,6 +94,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.length = 0;
   };
 
+  const checkAbort = () => {
+    if (options.signal?.aborted) throw new StartAborted();
+  };
   try {
     let postgres: LocalPostgres | undefined;
     let databaseUrl = options.databaseUrl;
@@ -95,6 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       databaseUrl = await ensureDatabase(postgres.url, 'anb');
     }
 
+    checkAbort();
     let aws: LocalAws | undefined;
     let awsEndpoint = options.awsEndpoint;
     if (!awsEndpoint) {
@@ -103,9 +118,26 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       awsEndpoint = aws.endpoint;
     }
 
+    checkAbort();
     const prefix = options.prefix ?? 'anb-local';
     const region = 'us-east-1';
     const resources = await bootstrapTopology({ region, endpoint: awsEndpoint, prefix });
+    // our own moto starts empty: put back what the last clean stop saved, and stop with a new snapshot
+    const awsSnapshot = options.dataDir && aws ? join(options.dataDir, 'aws') : undefined;
+    if (awsSnapshot) {
+      const restored = await restoreLocalAws(awsEndpoint, resources, awsSnapshot, databaseUrl);
+      if (restored) print('moto', 0)(`restored ${restored.objects} stored files and ${restored.items} processing jobs from ${awsSnapshot}; events are being delivered again`);
+      const stopMoto = stops.pop()!;
+      stops.push(async () => {
+        try {
+          const saved = await snapshotLocalAws(awsEndpoint!, resources, awsSnapshot);
+          print('moto', 0)(`saved ${saved.objects} stored files and ${saved.items} processing jobs to ${awsSnapshot}`);
+        } catch (error) {
+          print('moto', 0)(`could not save the local AWS state: ${(error as Error).message}`);
+        }
+        await stopMoto();
+      });
+    }
 
     const keyFile = options.dataDir ? join(options.dataDir, 'keys', 'jwt-ed25519.pem') : undefined;
     if (options.dataDir) mkdirSync(join(options.dataDir, 'keys'), { recursive: true });
@@ -125,7 +157,6 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...process.env,
       NODE_ENV: process.env.NODE_ENV ?? 'development',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ANB_STOP_WITH_PARENT: '1',
       OTEL_SERVICE_NAME: service,
       ANB_TELEMETRY_DIR: telemetryDir,
       HOST: '127.0.0.1',
@@ -144,7 +175,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     const processes = new Map<StackService, ChildProcess>();
     const spawnService = (service: StackService, extraEnv: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--import', '@anb/observability/register', entryOf(service)], {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
         cwd: repoRoot,
         env: { ...environment(service), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -159,12 +190,21 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       const child = processes.get(service)!;
       await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`${service} exited with code ${child.exitCode} while starting`);
           const res = await fetch(`${urls[service]}/health`, { signal: AbortSignal.timeout(2000) });
           // the gateway is ready when it answers; its health also reports the services behind it
           return res.status === 200 || (service === 'gateway' && res.status === 503);
         },
-        { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 100, message: `${service} did not become healthy` },
+        {
+          timeoutMs: options.readyTimeoutMs ?? 60_000,
+          intervalMs: 100,
+          message: `${service} did not become healthy`,
+          giveUp: () =>
+            options.signal?.aborted
+              ? new StartAborted()
+              : child.exitCode !== null || child.signalCode !== null
+                ? new Error(`${service} exited (${child.signalCode ?? `code ${child.exitCode}`}) while starting; its log above says why`)
+                : undefined,
+        },
       );
     };
     const stopProcess = async (service: StackService, signal: NodeJS.Signals = 'SIGTERM') => {
@@ -181,9 +221,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       await Promise.all([...processes.keys()].map((s) => stopProcess(s)));
     });
 
+    checkAbort();
     const backends = services.filter((s) => s !== 'gateway');
     for (const service of backends) spawnService(service);
     await Promise.all(backends.map(waitReady));
+    checkAbort();
     if (services.includes('gateway')) {
       spawnService('gateway');
       await waitReady('gateway');

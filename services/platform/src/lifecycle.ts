@@ -28,13 +28,6 @@ export class Lifecycle {
     };
     process.once('SIGTERM', handle);
     process.once('SIGINT', handle);
-    // started by the local stack: if that parent dies without stopping us, stop too (no orphans)
-    if (process.env.ANB_STOP_WITH_PARENT === '1') {
-      const parent = process.ppid;
-      setInterval(() => {
-        if (process.ppid !== parent) handle('SIGTERM');
-      }, 1000).unref();
-    }
   }
 
   stop(): Promise<void> {

@@ -16,11 +16,19 @@ export function freePort(): Promise<number> {
 /** Polls `probe` until it returns a truthy value or the deadline passes (tests wait on conditions, never sleeps). */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  options: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+  options: {
+    timeoutMs?: number;
+    intervalMs?: number;
+    message?: string;
+    /** checked before every probe: an error returned here ends the wait at once (a child that exited…) */
+    giveUp?: () => Error | undefined;
+  } = {},
 ): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let lastError: unknown;
   for (;;) {
+    const fatal = options.giveUp?.();
+    if (fatal) throw fatal;
     try {
       const value = await probe();
       if (value) return value;
