@@ -215,7 +215,7 @@ export function serviceEnvironment(service: ServiceName, resources: TopologyReso
     env.EVENTS_QUEUE_URL = resources.queues[queue.name]!.url;
     env.EVENTS_DLQ_URL = resources.queues[queue.name]!.dlqUrl;
   }
-  if (service === 'video-catalog' || service === 'processing') env.VIDEOS_BUCKET = resources.bucket;
+  if (service === 'video-catalog' || service === 'processing' || service === 'voting') env.VIDEOS_BUCKET = resources.bucket;
   if (service === 'processing') env.JOBS_TABLE = resources.jobTable;
   return env;
 }

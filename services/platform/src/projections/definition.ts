@@ -39,6 +39,13 @@ export interface ProjectionDefinition {
   readonly key: readonly string[];
   /** columns left out of the comparison (e.g. a bookkeeping timestamp set with now()) */
   readonly ignoreInComparison?: readonly string[];
+  /**
+   * How its own (store) events reach it live. `inline` (the default): in the append's transaction,
+   * through `inlineProjectionOf`. `subscriber`: after commit, in batches, by a `ProjectionSubscriber`
+   * that keeps a checkpoint per physical table (`<schema>.projection_checkpoints`), so writers of
+   * events never wait on the read model (a hot row does not serialise them).
+   */
+  readonly storeFeed?: 'inline' | 'subscriber';
   createTable(knex: Knex, table: string): Promise<void>;
   apply(trx: Knex.Transaction, table: string, events: readonly LogEvent[]): Promise<void>;
 }
@@ -47,6 +54,8 @@ export const viewName = (p: ProjectionDefinition) => `${p.schema}.${p.name}`;
 export const versionTable = (p: ProjectionDefinition, version: number) => `${p.schema}.${p.name}_v${version}`;
 /** the lock live writers share and a replay's swap takes exclusively */
 export const projectionLockKey = (p: ProjectionDefinition) => `projection:${p.schema}.${p.name}`;
+/** fed by a ProjectionSubscriber (after commit, checkpointed) rather than inline in the append */
+export const isSubscriberFed = (p: ProjectionDefinition) => p.storeFeed === 'subscriber' && p.storeEvents.length > 0;
 
 export function fromRecorded(event: RecordedEvent): LogEvent {
   return {
@@ -84,6 +93,10 @@ export async function applyLive(trx: Knex.Transaction, projection: ProjectionDef
 
 /** The projection as an inline projection of the event store (its own events, in the append transaction). */
 export function inlineProjectionOf(projection: ProjectionDefinition): InlineProjection {
+  if (projection.storeFeed === 'subscriber') {
+    // both would apply the same events: the read model would count them twice
+    throw new Error(`projection ${viewName(projection)} is fed by a subscriber; it cannot also be inline`);
+  }
   return {
     name: projection.name,
     handles: projection.storeEvents,
@@ -119,6 +132,28 @@ export function projectionMigration(projection: ProjectionDefinition): Migration
       await projection.createTable(knex, table);
       await knex.raw(`create view ${viewName(projection)} as select * from ${table}`);
       await knex.raw('insert into ??.projections (name, version, live_table) values (?, 1, ?)', [projection.schema, projection.name, table]);
+    },
+  };
+}
+
+/**
+ * Where a subscriber-fed projection's physical tables stand in the store: one checkpoint per physical
+ * table (not per projection), so a replay that swaps in a new table brings its own checkpoint along and
+ * events are never applied twice to a table or skipped by one (platform migration).
+ */
+export function projectionCheckpointsMigration(schema: string): Migration {
+  return {
+    name: 'platform_004_projection_checkpoints',
+    async up(knex) {
+      await knex.raw(
+        `create table ??.projection_checkpoints (
+           physical_table text primary key,
+           transaction_id xid8 not null,
+           position       bigint not null,
+           updated_at     timestamptz not null default now()
+         )`,
+        [schema],
+      );
     },
   };
 }

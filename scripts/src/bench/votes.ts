@@ -1,0 +1,262 @@
+/**
+ * `npm run bench:votes` — the voting benchmark on this machine, everything in one run:
+ *
+ *  1. a bare Koa hello-world (own process) at 50 connections: the reference ceiling;
+ *  2. the real stack (auth, voting, gateway; embedded PostgreSQL, moto; logs off), video owners from
+ *     real signups, videos published by sending VideoPublished to the catalog topic as the catalog would;
+ *  3. votes through the gateway: every voter votes every video, 50 connections — votes/s, latency
+ *     p50/p95/p99, errors — and the time until the ranking shows every vote after the last one;
+ *  4. GET /api/public/rankings and GET /api/public/videos through the gateway (and straight to voting,
+ *     to show the proxy hop), req/s and latency;
+ *  5. replay of voting's ranking and public-videos over the votes just cast (dry run), events/s.
+ *
+ * Voters' tokens are minted with auth's signing key (handed to auth for the run), exactly as auth would
+ * issue them — the gateway verifies every one — so thousands of voters need no argon2 signups.
+ * Figures are printed; nothing about time is asserted (the machine is shared).
+ *
+ *   BENCH_VOTERS=400 BENCH_VIDEOS=20 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 npm run bench:votes
+ */
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { sourceOfEvent } from '@anb/contracts';
+import { waitFor } from '@anb/platform/local';
+import { SignJWT, calculateJwkThumbprint, exportJWK, importPKCS8 } from 'jose';
+import { repoRoot, startStack, type RunningStack } from '../stack/stack';
+import { runLoad, type LoadResult } from './load';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const voterCount = Number(process.env.BENCH_VOTERS ?? 400);
+const videoCount = Number(process.env.BENCH_VIDEOS ?? 20);
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const ownerCount = Math.min(10, videoCount);
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function bareKoa(): Promise<LoadResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'src', 'bench', 'hello.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString().split('\n')[0]!).port));
+      child.once('exit', () => reject(new Error('hello-world exited')));
+    });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await runLoad({ baseUrl, connections, durationMs: 1500, next: () => ({ path: '/' }) });
+    return await runLoad({ baseUrl, connections, durationMs: seconds * 1000, next: () => ({ path: '/' }) });
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function json(res: Response) {
+  const text = await res.text();
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function signup(gateway: string, i: number): Promise<string> {
+  const email = `owner-${i}-${randomUUID().slice(0, 8)}@example.com`;
+  const res = await fetch(`${gateway}/api/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      first_name: `Jugador${i}`,
+      last_name: 'Bench',
+      email,
+      password1: 'Canasta2025!',
+      password2: 'Canasta2025!',
+      city: ['Bogotá', 'Medellín', 'Cali'][i % 3],
+      country: 'Colombia',
+    }),
+  });
+  if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${await res.text()}`);
+  return (await json(res)).user_id as string;
+}
+
+async function publishVideos(stack: RunningStack, owners: readonly string[]): Promise<string[]> {
+  const sns = new SNSClient({ region: 'us-east-1', endpoint: stack.awsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < videoCount; i++) {
+      const videoId = randomUUID();
+      const id = randomUUID();
+      const data = { videoId, ownerId: owners[i % owners.length]!, title: `Jugada ${i + 1}`, processedKey: `processed/${videoId}.mp4`, publishedAt: new Date(Date.now() + i).toISOString() };
+      const envelope = {
+        specversion: '1.0',
+        id,
+        source: sourceOfEvent('VideoPublished'),
+        type: 'VideoPublished',
+        time: new Date().toISOString(),
+        subject: videoId,
+        datacontenttype: 'application/json',
+        streamversion: 1,
+        correlationid: id,
+        causationid: id,
+        data,
+      };
+      await sns.send(
+        new PublishCommand({
+          TopicArn: stack.resources.topics['catalog-events'],
+          Message: JSON.stringify(envelope),
+          MessageAttributes: { type: { DataType: 'String', StringValue: 'VideoPublished' }, source: { DataType: 'String', StringValue: envelope.source } },
+        }),
+      );
+      ids.push(videoId);
+    }
+    return ids;
+  } finally {
+    sns.destroy();
+  }
+}
+
+async function mintTokens(pem: string, count: number): Promise<string[]> {
+  const privateKey = await importPKCS8(pem, 'EdDSA', { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x });
+  const now = Math.floor(Date.now() / 1000);
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+        .setSubject(randomUUID())
+        .setIssuer('anb-auth')
+        .setAudience('anb-api')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
+        .setJti(randomUUID())
+        .sign(privateKey),
+    ),
+  );
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+function runReplay(databaseUrl: string, projection: string): Promise<{ eventsPerSecond: number; events: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'src', 'replay.ts'), 'voting', projection, '--dry-run'], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('exit', (code) => {
+      const match = /([\d,]+) events \(.*\) in [\d.]+ s — ([\d,]+) events\/s/.exec(output);
+      if (code !== 0 || !match) return reject(new Error(`replay ${projection} failed (${code}): ${output}`));
+      resolve({ events: Number(match[1]!.replace(/,/g, '')), eventsPerSecond: Number(match[2]!.replace(/,/g, '')), output });
+    });
+  });
+}
+
+const row = (name: string, r: LoadResult, ceiling?: LoadResult) =>
+  `${name.padEnd(44)} ${fmt(r.perSecond).padStart(8)} req/s ${ceiling ? `(${fmt((r.perSecond / ceiling.perSecond) * 100, 1).padStart(5)} % of bare Koa)` : ''.padEnd(24)}  p50 ${fmt(r.p50, 2).padStart(6)}  p95 ${fmt(r.p95, 2).padStart(6)}  p99 ${fmt(r.p99, 2).padStart(6)} ms  ${Object.entries(r.statuses)
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ')}${r.failures ? ` failures×${r.failures}` : ''}`;
+
+log(`bench:votes — ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);
+log('1/5 bare Koa hello-world…');
+const koa = await bareKoa();
+
+log('2/5 starting the stack (auth, voting, gateway; logs off)…');
+const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const stack = await startStack({
+  services: ['auth', 'voting', 'gateway'],
+  logs: 'silent',
+  env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0' },
+  serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
+});
+try {
+  const gateway = stack.gatewayUrl;
+  const owners = await Promise.all(Array.from({ length: ownerCount }, (_, i) => signup(gateway, i)));
+  const videos = await publishVideos(stack, owners);
+  await waitFor(async () => (await fetch(`${gateway}/api/public/videos`)).headers.get('x-total-count') === String(videoCount), {
+    timeoutMs: 120_000,
+    intervalMs: 200,
+    message: 'the published videos reach the showcase (UserRegistered and VideoPublished through SNS/SQS)',
+  });
+  const tokens = await mintTokens(pem, voterCount);
+  log(`   ${ownerCount} owners (real signups), ${videoCount} published videos, ${voterCount} voters`);
+
+  log(`3/5 votes: ${fmt(voterCount * videoCount)} (every voter votes every video)…`);
+  const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
+  // a short warm-up on other voters' first votes (same work, not counted)
+  const warmTokens = await mintTokens(pem, 50);
+  await runLoad({
+    baseUrl: gateway,
+    connections,
+    next: (i) => (i < warmTokens.length * 4 ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${warmTokens[i % warmTokens.length]}` } } : undefined),
+  });
+  const votes = await runLoad({
+    baseUrl: gateway,
+    connections,
+    next: (i) => {
+      const pair = pairs[i];
+      return pair ? { path: `/api/public/videos/${pair.video}/vote`, method: 'POST', headers: { authorization: `Bearer ${pair.token}` } } : undefined;
+    },
+  });
+  const lastVoteAt = performance.now();
+  const expectedTotal = (votes.statuses[200] ?? 0) + warmTokens.length * 4;
+  let polls = 0;
+  await waitFor(
+    async () => {
+      polls++;
+      const res = await fetch(`${gateway}/api/public/rankings?page_size=100`);
+      const body = (await json(res)) as { votes: number }[];
+      return body.reduce((n, r) => n + r.votes, 0) === expectedTotal;
+    },
+    { timeoutMs: 120_000, intervalMs: 5, message: 'the ranking shows every vote' },
+  );
+  const reflectedMs = performance.now() - lastVoteAt;
+
+  log('4/5 reads…');
+  const duration = seconds * 1000;
+  const readerToken = tokens[0]!;
+  const rankings = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/rankings' }) });
+  const rankingsDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/rankings' }) });
+  const rankingsCity = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: (i) => ({ path: `/api/public/rankings?city=${['bogota', 'medellin', 'cali'][i % 3]}` }) });
+  const showcase = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
+  const showcaseDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
+  const showcaseSignedIn = await runLoad({
+    baseUrl: gateway,
+    connections,
+    durationMs: duration,
+    next: () => ({ path: '/api/public/videos', headers: { authorization: `Bearer ${readerToken}` } }),
+  });
+
+  log('5/5 replay (dry run) over the votes just cast…');
+  const replayRanking = await runReplay(stack.databaseUrl, 'ranking');
+  const replayShowcase = await runReplay(stack.databaseUrl, 'public-videos');
+
+  const errors = votes.requests - (votes.statuses[200] ?? 0);
+  console.log(`
+bench:votes — ${new Date().toISOString()} — ${availableParallelism()} cores, ${connections} connections, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}
+
+${row('bare Koa hello-world (ceiling)', koa)}
+${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
+   ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s, ${errors} errors; the ranking showed every vote ${fmt(reflectedMs)} ms after the last one (${polls} polls)
+${row('GET /api/public/rankings (gateway)', rankings, koa)}
+${row('GET /api/public/rankings?city=… (gateway)', rankingsCity, koa)}
+${row('GET /api/public/rankings (voting direct)', rankingsDirect, koa)}
+${row('GET /api/public/videos (gateway, anonymous)', showcase, koa)}
+${row('GET /api/public/videos (gateway, signed in)', showcaseSignedIn, koa)}
+${row('GET /api/public/videos (voting direct)', showcaseDirect, koa)}
+replay voting ranking (dry run):        ${fmt(replayRanking.events)} events at ${fmt(replayRanking.eventsPerSecond)} events/s
+replay voting public-videos (dry run):  ${fmt(replayShowcase.events)} events at ${fmt(replayShowcase.eventsPerSecond)} events/s
+
+targets: votes ≥ 10 % of bare Koa with p99 < 50 ms · rankings ≥ 50 % with p95 < 10 ms · public videos ≥ 25 % ·
+         ranking reflects every vote within 1 s · replay ≥ 10k events/s
+`);
+} finally {
+  await stack.stop();
+}

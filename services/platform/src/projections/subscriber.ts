@@ -1,0 +1,338 @@
+import type { Logger } from '@anb/observability';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { notifyChannel } from '../eventstore/schema';
+import type { Upcaster } from '../eventstore/store';
+import { startOfStore, type GlobalCheckpoint } from '../eventstore/types';
+import { isSubscriberFed, projectionLockKey, type ProjectionDefinition } from './definition';
+import { compareCheckpoints, laterCheckpoint, readLog, type LogBound } from './log';
+
+/**
+ * The live physical table of a projection, from the registry. Read after taking the projection's lock,
+ * so it cannot change (a replay's swap takes the lock exclusively) until the transaction ends.
+ */
+export async function liveTable(db: Knex, projection: ProjectionDefinition): Promise<{ version: number; table: string }> {
+  const row = (await db(`${projection.schema}.projections`).where({ name: projection.name }).first('version', 'live_table')) as
+    | { version: number; live_table: string }
+    | undefined;
+  if (!row) throw new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
+  return { version: row.version, table: row.live_table };
+}
+
+/** Where a physical table of a subscriber-fed projection stands in the store (start when it never moved). */
+export async function tableCheckpoint(db: Knex, schema: string, table: string): Promise<GlobalCheckpoint> {
+  const row = (await db(`${schema}.projection_checkpoints`)
+    .where({ physical_table: table })
+    .first(db.raw('transaction_id::text as transaction_id'), 'position')) as { transaction_id: string; position: number } | undefined;
+  return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
+}
+
+export class CheckpointMovedError extends Error {
+  constructor(table: string) {
+    super(`the checkpoint of ${table} moved under us (another subscriber applied the same events); retrying`);
+    this.name = 'CheckpointMovedError';
+  }
+}
+
+/**
+ * Moves a table's checkpoint from `expected` to `next`, failing (and so rolling the batch back) when
+ * someone else moved it meanwhile: a batch is applied to a table at most once.
+ */
+export async function moveTableCheckpoint(trx: Knex.Transaction, schema: string, table: string, expected: GlobalCheckpoint, next: GlobalCheckpoint): Promise<void> {
+  const moved = (await trx.raw(
+    `insert into ??.projection_checkpoints as c (physical_table, transaction_id, position, updated_at)
+     values (?, ?::xid8, ?, now())
+     on conflict (physical_table) do update set transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()
+       where (c.transaction_id, c.position) = (?::xid8, ?::bigint)
+     returning physical_table`,
+    [schema, table, next.transactionId, next.position, expected.transactionId, expected.position],
+  )) as { rows: unknown[] };
+  // no row yet: the insert is the move; a row: updated only when it still holds what we read
+  if (moved.rows.length === 0) throw new CheckpointMovedError(table);
+}
+
+/** Sets a table's checkpoint unconditionally (a replay's swap, for the table it swaps in). */
+export async function setTableCheckpoint(trx: Knex.Transaction, schema: string, table: string, checkpoint: GlobalCheckpoint): Promise<void> {
+  await trx.raw(
+    `insert into ??.projection_checkpoints (physical_table, transaction_id, position, updated_at) values (?, ?::xid8, ?, now())
+     on conflict (physical_table) do update set transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()`,
+    [schema, table, checkpoint.transactionId, checkpoint.position],
+  );
+}
+
+export interface CatchUpOptions {
+  readonly limit: number;
+  /** how far to go (default: every final event) */
+  readonly bound?: LogBound;
+  readonly upcasters?: Readonly<Record<string, Upcaster>>;
+}
+
+/**
+ * Applies the next batch of own events to one physical table of a subscriber-fed projection and moves
+ * that table's checkpoint in the same transaction. The caller holds the projection's lock (shared for
+ * the live subscriber, exclusive in a replay's swap). Returns the events applied and the new checkpoint.
+ */
+export async function applyNextBatch(
+  trx: Knex.Transaction,
+  projection: ProjectionDefinition,
+  table: string,
+  options: CatchUpOptions,
+): Promise<{ applied: number; checkpoint: GlobalCheckpoint; more: boolean }> {
+  const after = await tableCheckpoint(trx, projection.schema, table);
+  const read = await readLog(trx, projection.schema, {
+    from: { store: after, inbox: startOfStore },
+    storeTypes: projection.storeEvents,
+    inboxTypes: [],
+    limit: options.limit,
+    storeBound: options.bound ?? 'safe',
+    inboxBound: 'committed',
+    ...(options.upcasters ? { upcasters: options.upcasters } : {}),
+  });
+  if (read.events.length === 0) return { applied: 0, checkpoint: after, more: false };
+  await projection.apply(trx, table, read.events);
+  await moveTableCheckpoint(trx, projection.schema, table, after, read.next.store);
+  return { applied: read.events.length, checkpoint: read.next.store, more: read.more };
+}
+
+export interface ProjectionSubscriberOptions {
+  db: Knex;
+  /** a connection string for the dedicated LISTEN connection that also holds the leader lock */
+  databaseUrl: string;
+  /** the service's schema (its store) */
+  schema: string;
+  /** the subscriber-fed projections (others are ignored) */
+  projections: readonly ProjectionDefinition[];
+  logger: Logger;
+  /** events applied per transaction at most */
+  batchSize?: number;
+  /** fallback poll when no NOTIFY arrives (an event that was not yet final when notified, say) */
+  pollIntervalMs?: number;
+  upcasters?: Readonly<Record<string, Upcaster>>;
+  /** leader lock name, so a store could feed several subscriber groups */
+  name?: string;
+}
+
+export interface SubscriberStatus {
+  leader: boolean;
+  applied: number;
+  lastAppliedAt?: Date;
+  lastError?: string;
+  consecutiveFailures: number;
+  /** last checkpoint seen per projection */
+  checkpoints: Record<string, GlobalCheckpoint>;
+}
+
+/**
+ * Feeds subscriber-fed projections with the service's own events after they commit: woken by the
+ * store's NOTIFY (with a short poll as a fallback), reads in the safe order after the live table's
+ * checkpoint, applies a whole batch in one transaction (the projection aggregates it: one write per row
+ * however many events touch it) and moves the checkpoint of that physical table in the same transaction.
+ * A replay's swap installs a new table together with its own checkpoint, so a batch is never applied
+ * twice or skipped across a swap. One subscriber per schema leads (advisory lock on its LISTEN
+ * connection); a conditional checkpoint update keeps even two leaders from applying a batch twice.
+ */
+export class ProjectionSubscriber {
+  private readonly projections: readonly ProjectionDefinition[];
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly lastSeen = new Map<string, GlobalCheckpoint>();
+  private listener: pg.Client | undefined;
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private readonly status_: SubscriberStatus = { leader: false, applied: 0, consecutiveFailures: 0, checkpoints: {} };
+
+  constructor(private readonly options: ProjectionSubscriberOptions) {
+    this.projections = options.projections.filter(isSubscriberFed);
+    this.batchSize = options.batchSize ?? 2000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+  }
+
+  status(): SubscriberStatus {
+    return { ...this.status_, checkpoints: { ...this.status_.checkpoints } };
+  }
+
+  start(): void {
+    if (this.running || this.projections.length === 0) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.notify();
+    await this.loopDone;
+    this.loopDone = undefined;
+    await this.closeListener();
+  }
+
+  /**
+   * Applies every event committed before the call (waiting, up to `timeoutMs`, for any of them that is
+   * not final yet — an older transaction elsewhere still in flight); with `untilCommitted: false`, only
+   * what is final now. Returns how many events were applied. For tests and tools.
+   */
+  async drain(options: { untilCommitted?: boolean; timeoutMs?: number } = {}): Promise<number> {
+    const targets = new Map<string, GlobalCheckpoint>();
+    if (options.untilCommitted !== false) {
+      for (const p of this.projections) targets.set(p.name, await lastCommittedEvent(this.options.db, p));
+    }
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    let total = 0;
+    for (;;) {
+      const n = await this.round();
+      total += n;
+      if (n > 0) continue;
+      const behind = [...targets].filter(([name, target]) => compareCheckpoints(this.lastSeen.get(name) ?? startOfStore, target) < 0);
+      if (behind.length === 0) return total;
+      if (Date.now() > deadline) throw new Error(`drain: ${behind.map(([n]) => n).join(', ')} did not reach the events committed before the call`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  private notify(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private async waitForWake(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    this.woken = false;
+  }
+
+  private async loop(): Promise<void> {
+    const log = this.options.logger;
+    while (this.running) {
+      if (!this.status_.leader) {
+        try {
+          await this.becomeLeader();
+        } catch (error) {
+          log.warn({ err: error }, 'projection subscriber: cannot connect its listener; retrying');
+          await this.closeListener();
+        }
+        if (!this.status_.leader) {
+          await this.waitForWake(5000);
+          continue;
+        }
+      }
+      try {
+        // woken flags set while a round runs are kept: the next wait returns at once
+        const applied = await this.round();
+        this.status_.consecutiveFailures = 0;
+        delete this.status_.lastError;
+        if (applied === 0) await this.waitForWake(this.pollIntervalMs);
+      } catch (error) {
+        this.status_.consecutiveFailures++;
+        this.status_.lastError = (error as Error).message;
+        const delay = Math.min(10_000, 100 * 2 ** Math.min(this.status_.consecutiveFailures, 7));
+        if (error instanceof CheckpointMovedError) log.warn({ retryInMs: delay }, error.message);
+        else log.error({ err: error, retryInMs: delay }, 'projection subscriber: applying a batch failed; will retry from the checkpoint');
+        await this.waitForWake(delay);
+      }
+    }
+  }
+
+  private async becomeLeader(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: `projections:${this.options.schema}` });
+    client.on('error', (error) => {
+      this.options.logger.warn({ err: error }, 'projection subscriber: listener connection lost');
+      this.status_.leader = false;
+      this.listener = undefined;
+      client.end().catch(() => {});
+      this.notify();
+    });
+    await client.connect();
+    const lockKey = `projections:${this.options.schema}:${this.options.name ?? 'subscriber'}`;
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [lockKey]);
+    if (!rows[0]?.locked) {
+      await client.end();
+      return;
+    }
+    client.on('notification', () => this.notify());
+    await client.query(`listen "${notifyChannel(this.options.schema)}"`);
+    this.listener = client;
+    this.status_.leader = true;
+    this.options.logger.info({ schema: this.options.schema, projections: this.projections.map((p) => p.name) }, 'projection subscriber: leading');
+  }
+
+  private async closeListener(): Promise<void> {
+    const client = this.listener;
+    this.listener = undefined;
+    this.status_.leader = false;
+    if (client) await client.end().catch(() => {});
+  }
+
+  /** One batch for every projection (in parallel); returns the events applied in all. */
+  private async round(): Promise<number> {
+    const results = await Promise.all(this.projections.map((p) => this.roundFor(p)));
+    return results.reduce((a, b) => a + b, 0);
+  }
+
+  private async roundFor(projection: ProjectionDefinition): Promise<number> {
+    const { db } = this.options;
+    // a cheap look first, outside any transaction: the live table's checkpoint is never behind lastSeen
+    const seen = this.lastSeen.get(projection.name);
+    if (seen && !(await this.anyAfter(projection, seen))) return 0;
+    const result = await db.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock_shared(hashtext(?))', [projectionLockKey(projection)]);
+      const { table } = await liveTable(trx, projection);
+      return applyNextBatch(trx, projection, table, {
+        limit: this.batchSize,
+        ...(this.options.upcasters ? { upcasters: this.options.upcasters } : {}),
+      });
+    });
+    const previous = this.lastSeen.get(projection.name);
+    if (!previous || compareCheckpoints(result.checkpoint, previous) > 0) {
+      this.lastSeen.set(projection.name, laterCheckpoint(result.checkpoint, previous ?? startOfStore));
+    }
+    this.status_.checkpoints[projection.name] = result.checkpoint;
+    if (result.applied > 0) {
+      this.status_.applied += result.applied;
+      this.status_.lastAppliedAt = new Date();
+    }
+    return result.applied;
+  }
+
+  private async anyAfter(projection: ProjectionDefinition, after: GlobalCheckpoint): Promise<boolean> {
+    const row = await this.options
+      .db(`${this.options.schema}.events`)
+      .whereIn('type', [...projection.storeEvents])
+      .whereRaw('(transaction_id, position) > (?::xid8, ?::bigint)', [after.transactionId, after.position])
+      .whereRaw('transaction_id < pg_snapshot_xmin(pg_current_snapshot())')
+      .first(this.options.db.raw('1 as found'));
+    return row !== undefined;
+  }
+}
+
+/** The last committed own event a projection reads (final or not). */
+async function lastCommittedEvent(db: Knex, projection: ProjectionDefinition): Promise<GlobalCheckpoint> {
+  const row = (await db(`${projection.schema}.events`)
+    .select(db.raw('transaction_id::text as transaction_id'), 'position')
+    .whereIn('type', [...projection.storeEvents])
+    .orderByRaw('transaction_id desc, position desc')
+    .first()) as { transaction_id: string; position: number } | undefined;
+  return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
+}
+
+/** Health: the subscriber keeps failing (reported, not fatal: reads still answer, a bit behind). */
+export function subscriberCheck(subscriber: { status(): SubscriberStatus }) {
+  return {
+    name: 'projection-subscriber',
+    critical: false,
+    async check() {
+      const s = subscriber.status();
+      if (s.consecutiveFailures >= 3) throw new Error(`applying own events to projections is failing: ${s.lastError ?? 'unknown error'}`);
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { PublicVideosQuery, RankingsQuery, pagination, type PublicVideo, type RankingRow } from '@anb/contracts';
+import { AppError, ConcurrencyError, Router, isUuid, optionalUser, readQuery, requireUser, type EventStore, type Knex } from '@anb/platform';
+import { PageCache } from './pageCache';
+import { foldForSearch } from './players/searchText';
+import { rankingPage } from './ranking/rankingReads';
+import { findVotableVideo, showcasePage } from './showcase/showcaseReads';
+import type { SignedUrls } from './showcase/signedUrls';
+import { videosVotedBy } from './votes/ballots';
+import { AlreadyVoted, VideoNotOpenForVotes, decide } from './votes/decide';
+import { initialState, voteStream } from './votes/vote';
+
+export interface VotingApiDeps {
+  db: Knex;
+  store: EventStore;
+  signedUrls: SignedUrls;
+  /** how long a public page is served from memory (0: never) */
+  publicCacheMs: number;
+  now?: () => Date;
+}
+
+type ShowcaseView = { items: Omit<PublicVideo, 'voted_by_me'>[]; total: number; json: string };
+type RankingView = { rows: RankingRow[]; total: number; json: string; etag: string };
+
+/** Clients may keep a public page this long; the ranking changes within a second anyway. */
+const publicCacheControl = 'public, max-age=1';
+
+/** HTTP → queries and commands for the public part of the platform: showcase, votes, ranking. */
+export function votingRoutes(deps: VotingApiDeps): Router {
+  const router = new Router();
+  const now = deps.now ?? (() => new Date());
+  const showcase = new PageCache<ShowcaseView>(deps.publicCacheMs);
+  const rankings = new PageCache<RankingView>(deps.publicCacheMs);
+
+  router.get('/api/public/videos', async (ctx) => {
+    const query = readQuery(ctx, PublicVideosQuery);
+    const userId = optionalUser(ctx);
+    const page = query.page ?? pagination.defaultPage;
+    const pageSize = query.page_size ?? pagination.defaultPageSize;
+    const cityFolded = query.city === undefined ? undefined : foldForSearch(query.city);
+    const view = await showcase.get(JSON.stringify([cityFolded ?? null, page, pageSize]), async () => {
+      const { items, total } = await showcasePage(deps.db, { cityFolded, page, pageSize });
+      const body = await Promise.all(
+        items.map(async (v) => ({
+          video_id: v.video_id,
+          title: v.title,
+          username: v.username,
+          city: v.city,
+          country: v.country,
+          processed_url: await deps.signedUrls.urlFor(v.processed_key),
+          votes: v.votes,
+          published_at: v.published_at.toISOString(),
+        })),
+      );
+      return { items: body, total, json: JSON.stringify(body) };
+    });
+    ctx.set('X-Total-Count', String(view.total));
+    ctx.set('Vary', 'Authorization');
+    if (!userId) {
+      ctx.set('Cache-Control', publicCacheControl);
+      ctx.type = 'application/json';
+      ctx.body = view.json;
+      return;
+    }
+    // per user: whether they voted, straight from the vote streams (their own vote shows at once)
+    const voted = await videosVotedBy(deps.db, userId, view.items.map((i) => i.video_id));
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.body = view.items.map((item) => ({ ...item, voted_by_me: voted.has(item.video_id) })) satisfies PublicVideo[];
+  });
+
+  router.post('/api/public/videos/:video_id/vote', async (ctx) => {
+    const voterId = requireUser(ctx);
+    const given = String(ctx.params.video_id ?? '');
+    if (!isUuid(given)) throw new AppError('VIDEO_NOT_FOUND');
+    // one spelling per video: the stream id must not depend on the case a client used
+    const videoId = given.toLowerCase();
+    const video = await findVotableVideo(deps.db, videoId);
+    try {
+      // A vote stream holds at most one event, so the ballot is not read first: the append expects
+      // the stream not to exist, which the store checks atomically — of concurrent identical votes
+      // exactly one commits and the others get a ConcurrencyError, i.e. "already voted".
+      const events = decide({ type: 'CastVote', data: { videoId, voterId, video }, metadata: { now: now(), voteId: randomUUID() } }, initialState());
+      await deps.store.append(voteStream(videoId, voterId), events, { expectedVersion: 'no_stream' });
+    } catch (error) {
+      if (error instanceof VideoNotOpenForVotes) throw new AppError('VIDEO_NOT_FOUND');
+      if (error instanceof AlreadyVoted || error instanceof ConcurrencyError) throw new AppError('ALREADY_VOTED');
+      throw error;
+    }
+    ctx.body = { message: 'Voto registrado exitosamente.', video_id: videoId };
+  });
+
+  router.get('/api/public/rankings', async (ctx) => {
+    const query = readQuery(ctx, RankingsQuery);
+    const page = query.page ?? pagination.defaultPage;
+    const pageSize = query.page_size ?? pagination.defaultPageSize;
+    const cityFolded = query.city === undefined ? undefined : foldForSearch(query.city);
+    const countryFolded = query.country === undefined ? undefined : foldForSearch(query.country);
+    const view = await rankings.get(JSON.stringify([cityFolded ?? null, countryFolded ?? null, page, pageSize]), async () => {
+      const { rows, total } = await rankingPage(deps.db, { cityFolded, countryFolded, page, pageSize });
+      const json = JSON.stringify(rows);
+      const etag = `W/"${createHash('sha256').update(json).update(`|${total}`).digest('base64url').slice(0, 27)}"`;
+      return { rows, total, json, etag };
+    });
+    ctx.set('ETag', view.etag);
+    ctx.set('Cache-Control', publicCacheControl);
+    ctx.set('X-Total-Count', String(view.total));
+    if (matchesEtag(ctx.get('if-none-match'), view.etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = 'application/json';
+    ctx.body = view.json;
+  });
+
+  return router;
+}
+
+/**
+ * If-None-Match against our (weak) ETag, compared weakly (RFC 9110 §13.1.2). Evaluated even when the
+ * request says `Cache-Control: no-cache` — which fetch adds to every conditional request — since that
+ * directive is for caches on the way, not for the origin (Koa's `ctx.fresh` would answer 200 instead).
+ */
+export function matchesEtag(ifNoneMatch: string, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+}

@@ -1,0 +1,2 @@
+export { projections, schema } from './projections';
+export { votingMigrations, votingSchema } from './migrations';

@@ -1,0 +1,94 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { topicOfProducer } from '@anb/contracts';
+import { createLogger } from '@anb/observability';
+import {
+  EventStore,
+  Lifecycle,
+  OutboxRelay,
+  ProjectionSubscriber,
+  QueueConsumer,
+  awsClientConfig,
+  createDatabase,
+  createHttpApp,
+  createSnsClient,
+  createSqsClient,
+  databaseCheck,
+  inboxHandler,
+  migrate,
+  packageVersion,
+  relayCheck,
+  runMain,
+  startHttpServer,
+  subscriberCheck,
+} from '@anb/platform';
+import { votingRoutes } from './api';
+import { loadVotingConfig } from './config';
+import { votingMigrations, votingSchema } from './migrations';
+import { projections } from './projections';
+import { SignedUrls } from './showcase/signedUrls';
+
+const service = 'voting';
+
+await runMain(service, async () => {
+  const config = loadVotingConfig();
+  const version = packageVersion(import.meta.url);
+  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
+  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
+  lifecycle.installSignalHandlers();
+
+  const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });
+  lifecycle.onStop('database', () => db.destroy());
+  await migrate(db, votingSchema, votingMigrations);
+
+  // votes: one stream per voter and video; no inline projections — the read models take VoteCast
+  // after commit, in batches, so voters never wait on a hot ranking row
+  const store = new EventStore(db, votingSchema, { serviceActor: `service:${service}` });
+
+  const subscriber = new ProjectionSubscriber({ db, databaseUrl: config.DATABASE_URL, schema: votingSchema, projections, logger });
+  subscriber.start();
+  lifecycle.onStop('projection subscriber', () => subscriber.stop());
+
+  const sns = createSnsClient(config);
+  lifecycle.onStop('sns', () => sns.destroy());
+  const relay = new OutboxRelay({
+    store,
+    databaseUrl: config.DATABASE_URL,
+    sns,
+    topicArn: config.EVENTS_TOPIC_ARN,
+    source: `anb.${service}`,
+    publishes: topicOfProducer(service)!.events,
+    logger,
+  });
+  relay.start();
+  lifecycle.onStop('relay', () => relay.stop());
+
+  const sqs = createSqsClient(config);
+  lifecycle.onStop('sqs', () => sqs.destroy());
+  const consumer = new QueueConsumer({
+    sqs,
+    queueUrl: config.EVENTS_QUEUE_URL,
+    handler: inboxHandler({ db, schema: votingSchema, projections, logger }),
+    logger,
+    concurrency: config.CONSUMER_CONCURRENCY,
+  });
+  consumer.start();
+  lifecycle.onStop('consumer', () => consumer.stop(config.SHUTDOWN_GRACE_SECONDS * 1000));
+
+  const s3 = new S3Client({ ...awsClientConfig(config), ...(config.AWS_ENDPOINT_URL ? { forcePathStyle: true } : {}) });
+  lifecycle.onStop('s3', () => s3.destroy());
+  const app = createHttpApp({
+    service,
+    version,
+    logger,
+    router: votingRoutes({
+      db,
+      store,
+      signedUrls: new SignedUrls(s3, config.VIDEOS_BUCKET, config.SIGNED_URL_TTL_SECONDS),
+      publicCacheMs: config.PUBLIC_CACHE_MS,
+    }),
+    health: [databaseCheck(db), relayCheck(relay), subscriberCheck(subscriber)],
+  });
+  const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
+  lifecycle.onStop('http', () => server.close());
+  logger.info({ port: server.port }, 'voting ready');
+});
