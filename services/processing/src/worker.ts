@@ -6,7 +6,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import { SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { messagingDefaults, parseEnvelope, type EventEnvelope } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
-import { PermanentFailure, type MessageContext } from '@anb/platform';
+import { PermanentFailure, counter, histogram, type MessageContext } from '@anb/platform';
 import { checkUploadRules, MediaProbeError, notMp4Message, probeMedia } from '@anb/platform/media';
 import type { ProcessingConfig } from './config';
 import { encodeVideo, type EncodeSettings } from './encode';
@@ -67,6 +67,8 @@ type VideoUploaded = EventEnvelope<'VideoUploaded'>;
 type VideoDeleted = EventEnvelope<'VideoDeleted'>;
 
 const tracer = trace.getTracer('@anb/processing/worker');
+const jobDuration = histogram('anb.processing.duration', 'How long a processing job took, by outcome', 's', [1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 300]);
+const jobs = counter('anb.processing.jobs', 'Processing jobs by outcome (processed, failed, retried, deleted)');
 
 export class ProcessingWorker {
   /** jobs running in this process, so a VideoDeleted handled here stops its job at once */
@@ -163,7 +165,8 @@ export class ProcessingWorker {
     this.jobs.set(videoId, stop);
     const heartbeat = this.keepLease(lease, stop, log);
     const started = performance.now();
-    const span = tracer.startSpan('process video', { attributes: { 'anb.video.id': videoId, 'anb.job.attempt': attempt } });
+    const span = tracer.startSpan('process video', { attributes: { 'anb.video_id': videoId, 'anb.processing.attempt': attempt } });
+    let outcomeLabel = 'failed';
     // the job span is the parent of everything the job does, the announcements included
     await context.with(trace.setSpan(context.active(), span), async () => {
       try {
@@ -186,6 +189,7 @@ export class ProcessingWorker {
         };
         const recorded = await ledger.recordOutcome(lease, outcome);
         if (recorded === 'deleted') {
+          outcomeLabel = 'deleted';
           await this.removeProcessed(videoId, log);
           log.info('video was deleted while it was processed: result removed');
           return;
@@ -195,14 +199,18 @@ export class ProcessingWorker {
           return;
         }
         await events.publish(outcome);
+        outcomeLabel = 'processed';
         span.setStatus({ code: SpanStatusCode.OK });
         log.info({ processingMs: outcome.data.processingMs, sizeBytes: outcome.data.sizeBytes }, 'video processed');
       } catch (raw) {
         const error = stop.stoppedBy ? new JobStoppedError(stop.stoppedBy) : raw;
         span.recordException(raw as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        outcomeLabel = lastAttempt ? 'failed' : 'retried';
         await this.afterFailure(error, raw, lease, cause, lastAttempt, log);
       } finally {
+        jobDuration.record((performance.now() - started) / 1000, { outcome: outcomeLabel });
+        jobs.add(1, { outcome: outcomeLabel });
         clearInterval(heartbeat);
         stop.dispose();
         if (this.jobs.get(videoId) === stop) this.jobs.delete(videoId);
