@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@anb/platform/local';
-import { probeMedia } from '@anb/platform/media';
+import { probeMedia, runFfmpeg } from '@anb/platform/media';
 import { isFastStart } from '@anb/processing/encode';
 import { testClip, uploadForm } from './media';
 import { startTestStack, type TestStack } from './support';
@@ -76,5 +76,21 @@ describe('upload → processed → published', () => {
     const { videoId, item } = await uploadAndWait(player.token, source, 'Larga');
     const summary = await probeMedia(await download(item.processed_url, `${videoId}-long.mp4`));
     assert.ok(Math.abs((summary.durationSeconds ?? 0) - 35) <= 0.3, `duration ${summary.durationSeconds}`);
+  });
+
+  test('a portrait source is pillarboxed with black, not stretched', async () => {
+    const [player, source] = await Promise.all([stack.api.newPlayer(), testClip({ width: 1080, height: 1920, seconds: 21, audio: false })]);
+    const { videoId, item } = await uploadAndWait(player.token, source, 'Vertical');
+    const file = await download(item.processed_url, `${videoId}-portrait.mp4`);
+    const raw = join(work, `${videoId}.rgb`);
+    // a frame of the main part (after the 2.5 s opening bumper)
+    await runFfmpeg(['-ss', '8', '-i', `file:${file}`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', `file:${raw}`], { timeoutMs: 30_000 });
+    const rgb = readFileSync(raw);
+    assert.equal(rgb.length, 1280 * 720 * 3);
+    const pixel = (x: number, y: number) => [rgb[(y * 1280 + x) * 3]!, rgb[(y * 1280 + x) * 3 + 1]!, rgb[(y * 1280 + x) * 3 + 2]!];
+    // 1080x1920 fits 720 high as 405 wide, centred: columns 0–437 and 843–1279 are padding
+    for (const [x, y] of [[60, 360], [200, 100], [1200, 600]] as const) assert.ok(Math.max(...pixel(x, y)) <= 24, `padding at ${x},${y} is black: ${pixel(x, y)}`);
+    const centre = [0, 1, 2, 3, 4].map((i) => Math.max(...pixel(560 + i * 40, 360)));
+    assert.ok(Math.max(...centre) > 60, 'the picture is in the middle');
   });
 });
