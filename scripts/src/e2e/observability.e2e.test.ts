@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from '@anb/platform/local';
+import type { SpanRecord } from '@anb/observability/files';
+import { loadSpans } from '../trace';
+import { testClip, uploadForm } from './media';
+import { startTestStack, type TestStack } from './support';
+
+/**
+ * One trace per video journey, through every service, and logs that correlate with it and never
+ * carry a secret.
+ */
+let stack: TestStack;
+const lines: { service: string; line: string }[] = [];
+
+before(async () => {
+  stack = await startTestStack({ logs: (service, line) => lines.push({ service, line }) });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+describe('one trace from upload to published', () => {
+  let traceId: string;
+  let videoId: string;
+  let player: { token: string; email: string; signup: { password1: string } };
+
+  test('upload, then wait until the video is public', async () => {
+    const [p, clip] = await Promise.all([stack.api.newPlayer({ city: 'Cali' }), testClip({ width: 1920, height: 1080, seconds: 21 })]);
+    player = p;
+    const started = Math.floor(Date.now() / 1000);
+    const res = await stack.api.request('POST', '/api/videos/upload', {
+      token: player.token,
+      body: await uploadForm(clip, { title: 'Traza' }),
+      headers: { 'x-request-id': 'trace-journey-1' },
+    });
+    assert.equal(res.status, 201, res.text);
+    videoId = res.body.video_id;
+    traceId = res.headers.get('x-trace-id')!;
+    assert.match(traceId, /^[\da-f]{32}$/);
+    assert.match(res.headers.get('traceparent') ?? '', new RegExp(`^00-${traceId}-[\\da-f]{16}-01$`));
+    assert.equal(res.headers.get('x-amzn-trace-id'), `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)}`);
+    // X-Ray compatible: the first 8 hex digits are the epoch seconds
+    const epoch = parseInt(traceId.slice(0, 8), 16);
+    assert.ok(epoch >= started - 60 && epoch <= Math.floor(Date.now() / 1000) + 60, `trace id epoch ${epoch}`);
+
+    await waitFor(
+      async () => {
+        const list = await stack.api.get('/api/public/videos?page_size=100');
+        return list.body.some?.((v: { video_id: string }) => v.video_id === videoId);
+      },
+      { timeoutMs: 240_000, intervalMs: 500, message: 'the video reaches the public showcase' },
+    );
+  });
+
+  test('the spans of every service hang in one unbroken tree under the gateway request', async () => {
+    const file = join(stack.telemetryDir, 'spans.jsonl');
+    const want = (spans: SpanRecord[]) => ({
+      gateway: spans.find((s) => s.service === 'gateway' && s.kind === 1 && s.name.startsWith('POST')),
+      append: spans.find((s) => s.service === 'video-catalog' && s.name.startsWith('pg.query:INSERT')),
+      relayUploaded: spans.find((s) => s.service === 'video-catalog' && s.kind === 3 && s.attributes['anb.event.type'] === 'VideoUploaded'),
+      processingConsume: spans.find((s) => s.service === 'processing' && s.kind === 4 && s.attributes['anb.event.type'] === 'VideoUploaded'),
+      encode: spans.find((s) => s.service === 'processing' && typeof s.attributes['anb.encode.ms'] === 'number'),
+      s3Upload: spans.find((s) => s.service === 'processing' && /S3\.(PutObject|CompleteMultipartUpload|UploadPart)/.test(s.name)),
+      processingPublish: spans.find((s) => s.service === 'processing' && s.kind === 3),
+      catalogConsume: spans.find((s) => s.service === 'video-catalog' && s.kind === 4 && s.attributes['anb.event.type'] === 'VideoProcessed'),
+      relayPublished: spans.find((s) => s.service === 'video-catalog' && s.kind === 3 && s.attributes['anb.event.type'] === 'VideoPublished'),
+      votingConsume: spans.find((s) => s.service === 'voting' && s.kind === 4 && s.attributes['anb.event.type'] === 'VideoPublished'),
+    });
+    const found = await waitFor(
+      () => {
+        const spans = loadSpans(file).filter((s) => s.traceId === traceId);
+        const parts = want(spans);
+        return Object.values(parts).every(Boolean) ? { spans, parts } : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, message: `every step in trace ${traceId}` },
+    ).catch((error) => {
+      const spans = loadSpans(file).filter((s) => s.traceId === traceId);
+      const missing = Object.entries(want(spans)).filter(([, v]) => !v).map(([k]) => k);
+      throw new Error(`${(error as Error).message}; missing: ${missing.join(', ')}; have: ${spans.map((s) => `${s.service}:${s.name}`).join(' | ')}`);
+    });
+    const { spans, parts } = found;
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const roots = spans.filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId));
+    assert.deepEqual(roots.map((s) => s.spanId), [parts.gateway!.spanId], 'one root: the gateway request');
+    // the chain of causes, each below the one before
+    const ancestors = (span: SpanRecord) => {
+      const chain: string[] = [];
+      for (let s: SpanRecord | undefined = span; s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.push(s.spanId);
+      return chain;
+    };
+    // processing publishes Started, then Processed: the catalog's consumer hangs under one of its publishes
+    const processingPublish = spans.find(
+      (s) => s.service === 'processing' && s.kind === 3 && ancestors(parts.catalogConsume!).includes(s.spanId),
+    );
+    assert.ok(processingPublish, 'the catalog consumes under a processing publish');
+    const order = [parts.gateway, parts.relayUploaded, parts.processingConsume, processingPublish, parts.catalogConsume, parts.relayPublished, parts.votingConsume];
+    for (let i = 1; i < order.length; i++) {
+      assert.ok(ancestors(order[i]!).includes(order[i - 1]!.spanId), `${order[i]!.service}:${order[i]!.name} descends from ${order[i - 1]!.name}`);
+    }
+    assert.ok(ancestors(parts.encode!).includes(parts.processingConsume!.spanId));
+    assert.ok(ancestors(parts.append!).includes(parts.gateway!.spanId));
+    // consumers also link to their producer
+    assert.ok(parts.processingConsume!.links?.some((l) => l.spanId === parts.relayUploaded!.spanId));
+    assert.ok(spans.some((s) => Object.values(s.attributes).includes(videoId)), 'the video id is searchable');
+  });
+
+  test('log lines of the journey carry its request id and trace id, in X-Ray form too', () => {
+    const journey = lines
+      .filter(({ line }) => line.startsWith('{'))
+      .map(({ service, line }) => ({ service, json: JSON.parse(line) as Record<string, unknown> }))
+      .filter(({ json }) => json.request_id === 'trace-journey-1');
+    assert.ok(journey.some((l) => l.service === 'gateway'));
+    assert.ok(journey.some((l) => l.service === 'video-catalog'));
+    for (const { json } of journey) {
+      assert.equal(json.trace_id, traceId);
+      assert.equal(json.xray_trace_id, `1-${traceId.slice(0, 8)}-${traceId.slice(8)}`);
+      assert.match(String(json.span_id), /^[\da-f]{16}$/);
+    }
+    const processing = lines.filter(({ service, line }) => service === 'processing' && line.includes(traceId));
+    assert.ok(processing.length > 0, 'processing logs the journey under the same trace');
+  });
+
+  test('no password, token or hash ever reaches a log line', async () => {
+    // a failed login with the right email logs nothing secret either
+    await stack.api.post('/api/auth/login', { email: player.email, password: 'wrong-password-123' });
+    const all = lines.map((l) => l.line).join('\n');
+    assert.ok(all.length > 0);
+    for (const secret of [player.signup.password1, player.token, player.token.split('.')[2]!, 'wrong-password-123', '$argon2id$', 'BEGIN PRIVATE KEY']) {
+      assert.ok(!all.includes(secret), `a log line contains ${secret.slice(0, 12)}…`);
+    }
+  });
+});
