@@ -15,6 +15,8 @@ export const processingConfigSchema = baseConfigSchema
     PORT: env.port(8084),
     EVENTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
     EVENTS_QUEUE_URL: env.url(),
+    /** watched for depth and age (metrics, a warning in the log) */
+    EVENTS_DLQ_URL: env.url().optional(),
     VIDEOS_BUCKET: z.string().min(3, 'must be an S3 bucket name'),
     JOBS_TABLE: z.string().min(3, 'must be a DynamoDB table name'),
     /** jobs at once per worker; encodes are CPU-bound, so one per vCPU */

@@ -11,6 +11,7 @@ import {
   packageVersion,
   runMain,
   startHttpServer,
+  watchQueues,
 } from '@anb/platform';
 import { mediaBinary } from '@anb/platform/media';
 import { loadProcessingConfig } from './config';
@@ -63,6 +64,8 @@ await runMain(service, async () => {
   consumer.start();
   // the consumer's grace (running jobs may finish, then are released) must end before the lifecycle's deadline
   lifecycle.onStop('consumer', () => consumer.stop(Math.max(500, graceMs - 1500)));
+  const queues = watchQueues(sqs, { queueUrl: config.EVENTS_QUEUE_URL, dlqUrl: config.EVENTS_DLQ_URL, consumer }, logger);
+  lifecycle.onStop('queue monitor', () => queues.stop());
 
   const app = createHttpApp({
     service,

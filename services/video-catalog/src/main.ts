@@ -5,7 +5,6 @@ import {
   Lifecycle,
   OutboxRelay,
   QueueConsumer,
-  QueueMonitor,
   createDatabase,
   createHttpApp,
   createSnsClient,
@@ -15,10 +14,10 @@ import {
   inlineProjectionOf,
   migrate,
   packageVersion,
-  queueName,
   relayCheck,
   runMain,
   startHttpServer,
+  watchQueues,
 } from '@anb/platform';
 import { catalogRoutes } from './api';
 import { loadCatalogConfig } from './config';
@@ -75,15 +74,7 @@ await runMain(service, async () => {
   });
   consumer.start();
   lifecycle.onStop('consumer', () => consumer.stop(config.SHUTDOWN_GRACE_SECONDS * 1000 - 1000));
-  const queues = new QueueMonitor(
-    sqs,
-    [
-      { name: queueName(config.EVENTS_QUEUE_URL), url: config.EVENTS_QUEUE_URL, oldestReceivedAge: () => consumer.takeOldestReceivedAge() },
-      ...(config.EVENTS_DLQ_URL ? [{ name: queueName(config.EVENTS_DLQ_URL), url: config.EVENTS_DLQ_URL, deadLetter: true }] : []),
-    ],
-    logger,
-  );
-  queues.start();
+  const queues = watchQueues(sqs, { queueUrl: config.EVENTS_QUEUE_URL, dlqUrl: config.EVENTS_DLQ_URL, consumer }, logger);
   lifecycle.onStop('queue monitor', () => queues.stop());
 
   const app = createHttpApp({

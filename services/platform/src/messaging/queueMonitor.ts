@@ -88,3 +88,21 @@ export class QueueMonitor {
 export function queueName(url: string): string {
   return url.split('/').at(-1) ?? url;
 }
+
+/** Watches a consumer's queue and its DLQ (when known); started, stop it on shutdown. */
+export function watchQueues(
+  sqs: SQSClient,
+  queues: { queueUrl: string; dlqUrl?: string | undefined; consumer: { takeOldestReceivedAge(): number } },
+  logger: Logger,
+): QueueMonitor {
+  const monitor = new QueueMonitor(
+    sqs,
+    [
+      { name: queueName(queues.queueUrl), url: queues.queueUrl, oldestReceivedAge: () => queues.consumer.takeOldestReceivedAge() },
+      ...(queues.dlqUrl ? [{ name: queueName(queues.dlqUrl), url: queues.dlqUrl, deadLetter: true }] : []),
+    ],
+    logger,
+  );
+  monitor.start();
+  return monitor;
+}
