@@ -192,10 +192,10 @@ try {
   const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
   // a short warm-up on other voters' first votes (same work, not counted)
   const warmTokens = await mintTokens(pem, 50);
-  await runLoad({
+  const warm = await runLoad({
     baseUrl: gateway,
     connections,
-    next: (i) => (i < warmTokens.length * 4 ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${warmTokens[i % warmTokens.length]}` } } : undefined),
+    next: (i) => (i < warmTokens.length * 4 ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${warmTokens[Math.floor(i / 4)]}` } } : undefined),
   });
   const votes = await runLoad({
     baseUrl: gateway,
@@ -206,7 +206,8 @@ try {
     },
   });
   const lastVoteAt = performance.now();
-  const expectedTotal = (votes.statuses[200] ?? 0) + warmTokens.length * 4;
+  const expectedTotal = (votes.statuses[200] ?? 0) + (warm.statuses[200] ?? 0);
+  log(`   ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s (${fmt(votes.perSecond)}/s), statuses ${JSON.stringify(votes.statuses)}; waiting for the ranking to show ${fmt(expectedTotal)}`);
   let polls = 0;
   await waitFor(
     async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Knex } from 'knex';
+import pgClient from 'pg';
 import { createDatabase, migrate } from '../db';
-import { startTestDatabase, type LocalPostgres } from '../local';
+import { startTestDatabase, waitFor, type LocalPostgres } from '../local';
 import { eventStoreMigrations } from './schema';
 import { EventStore, type InlineProjection } from './store';
 import { ConcurrencyError, DuplicateEventError, startOfStore, type Decider } from './types';
@@ -101,6 +102,40 @@ describe('event store', () => {
     await assert.rejects(store.append('count:1', [{ type: 'Counted', data: { fail: true } }]), /projection failed/);
     assert.equal((await db('es_test.counters').where({ stream_id: 'count:1' }).first()).n, 2);
     assert.equal((await store.readStream('count:1')).length, 3);
+  });
+
+  test('a new stream is one statement: it notifies on commit, keeps metadata, and inline projections still apply', async () => {
+    const listener = new pgClient.Client({ connectionString: pg.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query(`listen "anb_events_${schema}"`);
+    try {
+      const store = new EventStore(db, schema, { serviceActor: 'service:test' });
+      const { events } = await store.append('fresh:1', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], {
+        expectedVersion: 'no_stream',
+        metadata: { correlationId: 'c-1' },
+      });
+      assert.deepEqual(events.map((e) => [e.streamVersion, e.type]), [
+        [1, 'A'],
+        [2, 'B'],
+      ]);
+      assert.equal(events[0]!.metadata.correlationId, 'c-1');
+      assert.equal(events[0]!.metadata.actor, 'service:test');
+      assert.match(events[0]!.transactionId, /^\d+$/);
+      await waitFor(() => heard.includes(String(events[1]!.position)), { timeoutMs: 5000, message: 'NOTIFY with the last position' });
+      const counted: InlineProjection = {
+        name: 'counted',
+        handles: ['Counted'],
+        async apply(trx, evs) {
+          for (const e of evs) await trx.raw('insert into es_test.counters (stream_id, n) values (?, 1)', [e.streamId]);
+        },
+      };
+      await new EventStore(db, schema, { inlineProjections: [counted] }).append('fresh:2', [{ type: 'Counted', data: {} }], { expectedVersion: 'no_stream' });
+      assert.equal((await db('es_test.counters').where({ stream_id: 'fresh:2' }).first()).n, 1);
+    } finally {
+      await listener.end();
+    }
   });
 
   test('a decider handles commands with optimistic retries', async () => {

@@ -96,6 +96,9 @@ export class EventStore {
 
   async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
+    if (options.expectedVersion === 'no_stream' && !options.trx && !this.projections.some((p) => events.some((e) => p.handles.includes(e.type)))) {
+      return this.appendNewStream(streamId, events, options);
+    }
     const run = async (trx: Knex.Transaction): Promise<AppendResult> => {
       const expected = options.expectedVersion ?? 'any';
       const actual = await this.currentVersion(streamId, trx);
@@ -135,6 +138,46 @@ export class EventStore {
       return { nextExpectedVersion: actual + events.length, events: recorded };
     };
     return options.trx ? run(options.trx) : this.db.transaction(run);
+  }
+
+  /**
+   * A new stream with nothing else to do in its transaction (no caller transaction, no inline
+   * projection for these events): one statement instead of a transaction of seven round trips. The
+   * unique (stream_id, stream_version) index is the check — of racing appends exactly one inserts
+   * version 1 — and the NOTIFY rides in the same statement, delivered on its commit. (A vote is such an
+   * append: this is what lets voting take hundreds of votes per second per connection.)
+   */
+  private async appendNewStream(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    const base = defaultMetadata(this.options.serviceActor);
+    const rows = events.map((event, i) => ({
+      event_id: event.eventId ?? randomUUID(),
+      stream_id: streamId,
+      stream_version: i + 1,
+      type: event.type,
+      schema_version: event.schemaVersion ?? 1,
+      data: event.data,
+      metadata: { ...base, ...options.metadata, ...event.metadata },
+    }));
+    let inserted: EventRow[];
+    try {
+      const { rows: out } = (await this.db.raw(
+        `with inserted as (
+           insert into ${this.table} (event_id, stream_id, stream_version, type, schema_version, data, metadata)
+           select event_id, stream_id, stream_version, type, schema_version, data, metadata
+             from jsonb_to_recordset(?::jsonb)
+               as r(event_id uuid, stream_id text, stream_version integer, type text, schema_version integer, data jsonb, metadata jsonb)
+           returning ${selectColumns})
+         select inserted.*, pg_notify(?, (select max(position) from inserted)::text) is null as notified
+           from inserted order by position`,
+        [JSON.stringify(rows), notifyChannel(this.schema)],
+      )) as { rows: (EventRow & { notified: boolean })[] };
+      inserted = out.map(({ notified: _notified, ...row }) => row);
+    } catch (error) {
+      if (isPgError(error, pgErrorCodes.uniqueViolation, 'events_stream_version_unique')) throw new ConcurrencyError(streamId, 'no_stream', undefined);
+      if (isPgError(error, pgErrorCodes.uniqueViolation, 'events_event_id_unique')) throw new DuplicateEventError(rows.map((r) => r.event_id));
+      throw error;
+    }
+    return { nextExpectedVersion: events.length, events: inserted.map(toRecorded) };
   }
 
   /** 0 when the stream does not exist. */

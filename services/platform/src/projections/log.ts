@@ -56,7 +56,7 @@ export interface LogRead {
 
 interface StoreRow {
   position: number;
-  transaction_id: string;
+  xid_text: string;
   event_id: string;
   stream_id: string;
   stream_version: number;
@@ -69,7 +69,7 @@ interface StoreRow {
 
 interface InboxRow {
   position: number;
-  transaction_id: string;
+  xid_text: string;
   event_id: string;
   type: string;
   subject: string;
@@ -101,7 +101,7 @@ export async function readStoreEvents(
 ): Promise<PositionedLogEvent[]> {
   if (options.types.length === 0) return [];
   const q = db(`${schema}.events`)
-    .select('position', db.raw('transaction_id::text as transaction_id'), 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at')
+    .select('position', db.raw('transaction_id::text as xid_text'), 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at')
     .whereRaw('(transaction_id, position) > (?::xid8, ?::bigint)', [options.after.transactionId, options.after.position])
     .whereIn('type', [...options.types])
     .orderByRaw('transaction_id, position')
@@ -111,7 +111,7 @@ export async function readStoreEvents(
   return rows.map((row) => {
     let recorded: RecordedEvent = {
       position: row.position,
-      transactionId: row.transaction_id,
+      transactionId: row.xid_text,
       eventId: row.event_id,
       streamId: row.stream_id,
       streamVersion: row.stream_version,
@@ -123,7 +123,7 @@ export async function readStoreEvents(
     };
     const upcast = options.upcasters?.[recorded.type];
     if (upcast) recorded = upcast(recorded);
-    return { ...fromRecorded(recorded), transactionId: row.transaction_id, position: row.position };
+    return { ...fromRecorded(recorded), transactionId: row.xid_text, position: row.position };
   });
 }
 
@@ -135,7 +135,7 @@ export async function readInboxEvents(
 ): Promise<PositionedLogEvent[]> {
   if (options.types.length === 0) return [];
   const q = db(`${schema}.inbox`)
-    .select('position', db.raw('transaction_id::text as transaction_id'), 'event_id', 'type', 'subject', 'stream_version', 'time', 'data')
+    .select('position', db.raw('transaction_id::text as xid_text'), 'event_id', 'type', 'subject', 'stream_version', 'time', 'data')
     .whereRaw('(transaction_id, position) > (?::xid8, ?::bigint)', [options.after.transactionId, options.after.position])
     .whereIn('type', [...options.types])
     .orderByRaw('transaction_id, position')
@@ -150,7 +150,7 @@ export async function readInboxEvents(
     streamId: row.subject,
     streamVersion: row.stream_version,
     time: row.time,
-    transactionId: row.transaction_id,
+    transactionId: row.xid_text,
     position: row.position,
   }));
 }
@@ -243,10 +243,10 @@ export async function lastSafeStoreEvent(db: Knex, schema: string, types: readon
   if (types.length === 0) return startOfStore;
   const xmin = await currentXmin(db);
   const row = (await db(`${schema}.events`)
-    .select(db.raw('transaction_id::text as transaction_id'), 'position')
+    .select(db.raw('transaction_id::text as xid_text'), 'position')
     .whereIn('type', [...types])
     .whereRaw('transaction_id < ?::xid8', [xmin])
     .orderByRaw('transaction_id desc, position desc')
-    .first()) as { transaction_id: string; position: number } | undefined;
-  return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
+    .first()) as { xid_text: string; position: number } | undefined;
+  return row ? { transactionId: row.xid_text, position: row.position } : startOfStore;
 }

@@ -23,8 +23,8 @@ export async function liveTable(db: Knex, projection: ProjectionDefinition): Pro
 export async function tableCheckpoint(db: Knex, schema: string, table: string): Promise<GlobalCheckpoint> {
   const row = (await db(`${schema}.projection_checkpoints`)
     .where({ physical_table: table })
-    .first(db.raw('transaction_id::text as transaction_id'), 'position')) as { transaction_id: string; position: number } | undefined;
-  return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
+    .first(db.raw('transaction_id::text as xid_text'), 'position')) as { xid_text: string; position: number } | undefined;
+  return row ? { transactionId: row.xid_text, position: row.position } : startOfStore;
 }
 
 export class CheckpointMovedError extends Error {
@@ -318,11 +318,11 @@ export class ProjectionSubscriber {
 /** The last committed own event a projection reads (final or not). */
 async function lastCommittedEvent(db: Knex, projection: ProjectionDefinition): Promise<GlobalCheckpoint> {
   const row = (await db(`${projection.schema}.events`)
-    .select(db.raw('transaction_id::text as transaction_id'), 'position')
+    .select(db.raw('transaction_id::text as xid_text'), 'position')
     .whereIn('type', [...projection.storeEvents])
     .orderByRaw('transaction_id desc, position desc')
-    .first()) as { transaction_id: string; position: number } | undefined;
-  return row ? { transactionId: row.transaction_id, position: row.position } : startOfStore;
+    .first()) as { xid_text: string; position: number } | undefined;
+  return row ? { transactionId: row.xid_text, position: row.position } : startOfStore;
 }
 
 /** Health: the subscriber keeps failing (reported, not fatal: reads still answer, a bit behind). */
