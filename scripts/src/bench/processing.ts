@@ -18,6 +18,8 @@ import { repoRoot } from '../stack/stack';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const clips = Number(process.env.BENCH_CLIPS ?? 4);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,2').split(',').map(Number);
+/** FFMPEG_THREADS for the worker (unset: the service's default) */
+const threads = process.env.BENCH_THREADS;
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -50,7 +52,10 @@ try {
   console.log(`source clip: ${(statSync(source).size / 1e6).toFixed(1)} MB\n`);
 
   for (const concurrency of concurrencies) {
-    await stack.restart('processing', { PROCESSING_CONCURRENCY: String(concurrency) });
+    await stack.restart('processing', { PROCESSING_CONCURRENCY: String(concurrency), ...(threads ? { FFMPEG_THREADS: threads } : {}) });
+    // the stopped worker's last long poll (20 s) is still open at the queue and would swallow the first
+    // message until its visibility timeout: let it expire before measuring
+    await new Promise((r) => setTimeout(r, 21_000));
     const player = await stack.api.newPlayer();
     const startedAt = new Map<string, number>();
     const t0 = performance.now();

@@ -8,7 +8,7 @@ import { messagingDefaults, parseEnvelope, type EventEnvelope } from '@anb/contr
 import type { Logger } from '@anb/observability';
 import { PermanentFailure, counter, histogram, type MessageContext } from '@anb/platform';
 import { checkUploadRules, MediaProbeError, notMp4Message, probeMedia } from '@anb/platform/media';
-import type { ProcessingConfig } from './config';
+import { encodeThreads, type ProcessingConfig } from './config';
 import { encodeVideo, type EncodeSettings } from './encode';
 import { causeOf, type EventCause, type ProcessingEventPublisher } from './events';
 import { exhaustedReason, JobHeldElsewhereError, JobStoppedError, judgeFailure, UnprocessableVideoError, type StopCause } from './failures';
@@ -39,7 +39,7 @@ export function workerSettings(config: ProcessingConfig): WorkerSettings {
     encode: {
       preset: config.FFMPEG_PRESET,
       crf: config.FFMPEG_CRF,
-      threads: config.FFMPEG_THREADS,
+      threads: encodeThreads(config),
       fps: 30,
       width: 1280,
       height: 720,
