@@ -1,3 +1,4 @@
+import { RetryLater } from '@anb/platform';
 import { FfmpegError, MediaProbeError } from '@anb/platform/media';
 import { ProcessedOutputRejectedError } from './encode';
 
@@ -26,9 +27,10 @@ export class JobStoppedError extends Error {
 }
 
 /** Another worker holds the video's lease: try again later (the delivery is not lost). */
-export class JobHeldElsewhereError extends Error {
+/** Not a failure: the message comes back once the other worker's lease would have run out. */
+export class JobHeldElsewhereError extends RetryLater {
   constructor(videoId: string, remainingMs: number) {
-    super(`video ${videoId} is being processed by another worker (its lease ends in ${Math.ceil(remainingMs / 1000)} s)`);
+    super(`video ${videoId} is being processed by another worker (its lease ends in ${Math.ceil(remainingMs / 1000)} s)`, Math.ceil(remainingMs / 1000) + 1);
     this.name = 'JobHeldElsewhereError';
   }
 }

@@ -11,7 +11,7 @@ import { inboxMigrations } from '../eventstore/schema';
 import { startTestAws, startTestDatabase, waitFor, type LocalAws, type LocalPostgres } from '../local';
 import { approximateCount, receiveAll, topicWithQueue } from '../test-support/aws';
 import { testLogger } from '../test-support/logger';
-import { QueueConsumer, type MessageHandler } from './consumer';
+import { QueueConsumer, RetryLater, type MessageHandler } from './consumer';
 import { inboxHandler } from './inbox';
 
 let pg: LocalPostgres;
@@ -169,5 +169,22 @@ describe('queue consumer + inbox', () => {
     // visible again at once, not after the 60 s visibility timeout
     const again = await receiveAll(sqs, queueUrl, 1, 5000);
     assert.equal(again.length, 1);
+  });
+
+  test('RetryLater brings the message back after its delay without counting a failure', async () => {
+    const { queueUrl, dlqUrl } = await topicWithQueue(sns, sqs, `${aws.prefix}-later`, { maxReceiveCount: 2 });
+    const calls: number[] = [];
+    const c = consumer(queueUrl, async () => {
+      calls.push(Date.now());
+      if (calls.length === 1) throw new RetryLater('another worker holds it', 2);
+    });
+    await send(queueUrl, userRegistered());
+    c.start();
+    await waitFor(() => c.counts.succeeded === 1, { timeoutMs: 20_000, message: 'handled on the second delivery' });
+    await c.stop();
+    assert.equal(calls.length, 2);
+    assert.ok(calls[1]! - calls[0]! >= 1500, 'came back after about the requested delay');
+    assert.equal(c.counts.failed, 0);
+    assert.equal(await approximateCount(sqs, dlqUrl), 0);
   });
 });

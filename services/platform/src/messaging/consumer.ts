@@ -26,6 +26,20 @@ export class PermanentFailure extends Error {
   }
 }
 
+/**
+ * Thrown by a handler that cannot act on the message yet but expects to later (another worker holds
+ * the job, say): the message comes back after `retryInSeconds`, logged quietly — it is not a failure.
+ */
+export class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly retryInSeconds: number,
+  ) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}
+
 export interface QueueConsumerOptions {
   sqs: SQSClient;
   queueUrl: string;
@@ -202,6 +216,12 @@ export class QueueConsumer {
       span.setStatus({ code: SpanStatusCode.OK });
     } catch (error) {
       clearInterval(heartbeat);
+      if (error instanceof RetryLater && !signal.aborted) {
+        span.setAttribute('anb.retry_later_seconds', error.retryInSeconds);
+        this.options.logger.info({ messageId, type, receiveCount, retryInSeconds: error.retryInSeconds }, `consumer: ${error.message}; retrying later`);
+        await this.changeVisibility(message.ReceiptHandle!, Math.max(0, Math.min(43_200, Math.ceil(error.retryInSeconds)))).catch(() => {});
+        return;
+      }
       this.stats.failed++;
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
