@@ -4,15 +4,17 @@
  *  1. a bare Koa hello-world (own process) at 50 connections: the reference ceiling;
  *  2. the real stack (auth, voting, gateway; embedded PostgreSQL, moto; logs off), video owners from
  *     real signups, videos published by sending VideoPublished to the catalog topic as the catalog would;
- *  3. votes through the gateway: every voter votes every video, 50 connections — votes/s, latency
- *     p50/p95/p99, errors — and the time until the ranking shows every vote after the last one;
- *  4. GET /api/public/rankings and GET /api/public/videos through the gateway (and straight to voting,
- *     to show the proxy hop), req/s and latency;
+ *  3. GET /api/public/rankings and GET /api/public/videos through the gateway (and straight to voting,
+ *     to show the proxy hop), req/s and latency — measured first, while the outbox relay is idle;
+ *  4. votes through the gateway: every voter votes every video, 50 connections — votes/s, latency
+ *     p50/p95/p99, errors — and the time until the ranking shows every vote after the last one; the
+ *     outbox relay's pace publishing them to SNS (moto, locally the slowest part);
  *  5. replay of voting's ranking and public-videos over the votes just cast (dry run), events/s.
  *
  * Voters' tokens are minted with auth's signing key (handed to auth for the run), exactly as auth would
  * issue them — the gateway verifies every one — so thousands of voters need no argon2 signups.
- * Figures are printed; nothing about time is asserted (the machine is shared).
+ * Telemetry is off by default (the bare Koa has none; BENCH_TELEMETRY=1 runs the services with
+ * OpenTelemetry as `npm start` does). Figures are printed; nothing about time is asserted.
  *
  *   BENCH_VOTERS=400 BENCH_VIDEOS=20 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 npm run bench:votes
  */
@@ -22,6 +24,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { sourceOfEvent } from '@anb/contracts';
+import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
 import { SignJWT, calculateJwkThumbprint, exportJWK, importPKCS8 } from 'jose';
 import { repoRoot, startStack, type RunningStack } from '../stack/stack';
@@ -170,10 +173,12 @@ const koa = await bareKoa();
 
 log('2/5 starting the stack (auth, voting, gateway; logs off)…');
 const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const telemetry = process.env.BENCH_TELEMETRY === '1';
 const stack = await startStack({
   services: ['auth', 'voting', 'gateway'],
   logs: 'silent',
-  env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0' },
+  // the services' own cost by default, like the bare Koa (BENCH_TELEMETRY=1: with OpenTelemetry as npm start runs it)
+  env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
   serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
 });
 try {
@@ -188,8 +193,16 @@ try {
   const tokens = await mintTokens(pem, voterCount);
   log(`   ${ownerCount} owners (real signups), ${videoCount} published videos, ${voterCount} voters`);
 
-  log(`3/5 votes: ${fmt(voterCount * videoCount)} (every voter votes every video)…`);
-  const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
+  const db = createDatabase({ url: stack.databaseUrl, poolMax: 2 });
+  /** events the relay has published to SNS, and all events (the relay's checkpoint is in the store's safe order) */
+  const relayProgress = async () => {
+    const { rows } = (await db.raw(
+      `select count(*)::int as total,
+              count(*) filter (where (e.transaction_id, e.position) <= (c.transaction_id, c.position))::int as relayed
+         from voting.events e left join voting.relay_checkpoints c on c.name = 'sns'`,
+    )) as { rows: { total: number; relayed: number }[] };
+    return rows[0]!;
+  };
   // a short warm-up on other voters' first votes (same work, not counted)
   const warmTokens = await mintTokens(pem, 50);
   const warm = await runLoad({
@@ -197,6 +210,28 @@ try {
     connections,
     next: (i) => (i < warmTokens.length * 4 ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${warmTokens[Math.floor(i / 4)]}` } } : undefined),
   });
+  // the relay publishes those votes to SNS (moto) after the fact: reads are measured once it is idle
+  await waitFor(async () => {
+    const p = await relayProgress();
+    return p.relayed === p.total;
+  }, { timeoutMs: 120_000, intervalMs: 100, message: 'the relay publishes the warm-up votes' });
+  log('3/5 reads…');
+  const duration = seconds * 1000;
+  const readerToken = tokens[0]!;
+  const rankings = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/rankings' }) });
+  const rankingsDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/rankings' }) });
+  const rankingsCity = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: (i) => ({ path: `/api/public/rankings?city=${['bogota', 'medellin', 'cali'][i % 3]}` }) });
+  const showcase = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
+  const showcaseDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
+  const showcaseSignedIn = await runLoad({
+    baseUrl: gateway,
+    connections,
+    durationMs: duration,
+    next: () => ({ path: '/api/public/videos', headers: { authorization: `Bearer ${readerToken}` } }),
+  });
+
+  log(`4/5 votes: ${fmt(voterCount * videoCount)} (every voter votes every video)…`);
+  const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
   const votes = await runLoad({
     baseUrl: gateway,
     connections,
@@ -219,21 +254,12 @@ try {
     { timeoutMs: 120_000, intervalMs: 5, message: 'the ranking shows every vote' },
   );
   const reflectedMs = performance.now() - lastVoteAt;
-
-  log('4/5 reads…');
-  const duration = seconds * 1000;
-  const readerToken = tokens[0]!;
-  const rankings = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/rankings' }) });
-  const rankingsDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/rankings' }) });
-  const rankingsCity = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: (i) => ({ path: `/api/public/rankings?city=${['bogota', 'medellin', 'cali'][i % 3]}` }) });
-  const showcase = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
-  const showcaseDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
-  const showcaseSignedIn = await runLoad({
-    baseUrl: gateway,
-    connections,
-    durationMs: duration,
-    next: () => ({ path: '/api/public/videos', headers: { authorization: `Bearer ${readerToken}` } }),
-  });
+  const relayAt = await relayProgress();
+  const relayT0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const relayAfter = await relayProgress();
+  const relayRate = ((relayAfter.relayed - relayAt.relayed) * 1000) / (performance.now() - relayT0);
+  await db.destroy();
 
   log('5/5 replay (dry run) over the votes just cast…');
   const replayRanking = await runReplay(stack.databaseUrl, 'ranking');
@@ -241,11 +267,12 @@ try {
 
   const errors = votes.requests - (votes.statuses[200] ?? 0);
   console.log(`
-bench:votes — ${new Date().toISOString()} — ${availableParallelism()} cores, ${connections} connections, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}
+bench:votes — ${new Date().toISOString()} — ${availableParallelism()} cores, ${connections} connections, telemetry ${telemetry ? 'on' : 'off'}, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}
 
 ${row('bare Koa hello-world (ceiling)', koa)}
 ${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
-   ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s, ${errors} errors; the ranking showed every vote ${fmt(reflectedMs)} ms after the last one (${polls} polls)
+   ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s, ${errors} errors; the ranking showed every vote ${fmt(reflectedMs)} ms after the last one (${polls} polls);
+   the outbox relay publishes VoteCast to SNS (moto) at ${fmt(relayRate)} events/s (${fmt(relayAfter.relayed)} of ${fmt(relayAfter.total)} published 10 s after the ranking was complete)
 ${row('GET /api/public/rankings (gateway)', rankings, koa)}
 ${row('GET /api/public/rankings?city=… (gateway)', rankingsCity, koa)}
 ${row('GET /api/public/rankings (voting direct)', rankingsDirect, koa)}

@@ -15,6 +15,8 @@ import { fromRecorded, type LogEvent } from './definition';
 export interface PositionedLogEvent extends LogEvent {
   readonly transactionId: string;
   readonly position: number;
+  /** W3C trace context of the work that recorded (store) or produced (inbox) the event, if any */
+  readonly traceparent?: string;
 }
 
 /** How far a reader has gone in each table. */
@@ -76,6 +78,7 @@ interface InboxRow {
   stream_version: number;
   time: Date;
   data: unknown;
+  traceparent: string | null;
 }
 
 /** The oldest transaction still in flight (as text); rows of older transactions are final. */
@@ -123,7 +126,8 @@ export async function readStoreEvents(
     };
     const upcast = options.upcasters?.[recorded.type];
     if (upcast) recorded = upcast(recorded);
-    return { ...fromRecorded(recorded), transactionId: row.xid_text, position: row.position };
+    const traceparent = recorded.metadata?.traceparent;
+    return { ...fromRecorded(recorded), transactionId: row.xid_text, position: row.position, ...(traceparent ? { traceparent } : {}) };
   });
 }
 
@@ -135,7 +139,7 @@ export async function readInboxEvents(
 ): Promise<PositionedLogEvent[]> {
   if (options.types.length === 0) return [];
   const q = db(`${schema}.inbox`)
-    .select('position', db.raw('transaction_id::text as xid_text'), 'event_id', 'type', 'subject', 'stream_version', 'time', 'data')
+    .select('position', db.raw('transaction_id::text as xid_text'), 'event_id', 'type', 'subject', 'stream_version', 'time', 'data', db.raw(`envelope->>'traceparent' as traceparent`))
     .whereRaw('(transaction_id, position) > (?::xid8, ?::bigint)', [options.after.transactionId, options.after.position])
     .whereIn('type', [...options.types])
     .orderByRaw('transaction_id, position')
@@ -152,6 +156,7 @@ export async function readInboxEvents(
     time: row.time,
     transactionId: row.xid_text,
     position: row.position,
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
   }));
 }
 

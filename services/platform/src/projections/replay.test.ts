@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { trace, type Link, type Span, type SpanOptions, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { createDatabase } from '../db';
@@ -248,6 +249,56 @@ describe('replay', () => {
     );
     assert.deepEqual(await projectionVersions(db, projection), [1]);
     assert.deepEqual(await liveTable(db, projection), { version: 1, table: 'replay_abort.tally_v1' });
+  });
+
+  test('a replay is a trace of its own that links to the traces of the events it replays', async () => {
+    // a minimal recording tracer (the platform depends on the OpenTelemetry API only)
+    const spans: { name: string; root: boolean; parentTraceId?: string; traceId: string; links: Link[]; attributes: Record<string, unknown> }[] = [];
+    let next = 0;
+    const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+    const recording: Tracer = {
+      startSpan(name: string, options: SpanOptions = {}, ctx?) {
+        const parent = ctx ? trace.getSpanContext(ctx) : undefined;
+        const traceId = options.root || !parent ? hex(++next, 32) : parent.traceId;
+        const record = { name, root: options.root === true, traceId, links: [...(options.links ?? [])], attributes: { ...options.attributes } as Record<string, unknown>, ...(parent ? { parentTraceId: parent.traceId } : {}) };
+        spans.push(record);
+        const spanContext = { traceId, spanId: hex(++next, 16), traceFlags: 1 };
+        const span: Span = {
+          spanContext: () => spanContext,
+          setAttribute: (k, v) => ((record.attributes[k] = v), span),
+          setAttributes: (a) => (Object.assign(record.attributes, a), span),
+          addEvent: () => span,
+          addLink: (l) => (record.links.push(l), span),
+          addLinks: (ls) => (record.links.push(...ls), span),
+          setStatus: () => span,
+          updateName: () => span,
+          end: () => {},
+          isRecording: () => true,
+          recordException: () => {},
+        };
+        return span;
+      },
+      startActiveSpan: (() => {
+        throw new Error('not used');
+      }) as Tracer['startActiveSpan'],
+    };
+    const provider: TracerProvider = { getTracer: () => recording };
+    assert.ok(trace.setGlobalTracerProvider(provider));
+    try {
+      const { projection, store } = await world('replay_traced', 'subscriber', { votes: 20 });
+      const origin = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
+      await store.append(`vote:${randomUUID()}`, [voteCastEvent(randomUUID())], { metadata: { traceparent: origin } });
+      await replayProjection({ db, databaseUrl: server.url, projection, dryRun: true });
+      const root = spans.find((s) => s.name === 'replay replay_traced.tally')!;
+      assert.ok(root.root, 'the replay starts a new trace');
+      const batches = spans.filter((s) => s.name === 'replay batch');
+      assert.ok(batches.length > 0 && batches.every((b) => b.traceId === root.traceId));
+      const links = batches.flatMap((b) => b.links);
+      assert.ok(links.some((l) => l.context.traceId === 'ab'.repeat(16) && l.context.spanId === 'cd'.repeat(8)), 'a batch links to the vote’s trace');
+      assert.ok(!spans.some((s) => s.traceId === 'ab'.repeat(16)), 'but nothing joins that trace');
+    } finally {
+      trace.disable();
+    }
   });
 
   test('throughput (reported, not asserted)', async () => {

@@ -1,10 +1,11 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import type { Upcaster } from '../eventstore/store';
 import type { GlobalCheckpoint } from '../eventstore/types';
 import { compareTables, type TableDiff } from './compare';
 import { isSubscriberFed, projectionLockKey, versionTable, viewName, type ProjectionDefinition } from './definition';
-import { countLog, lastSafeStoreEvent, laterCheckpoint, readLog, startOfLog, type LogBound, type LogPosition } from './log';
+import { countLog, lastSafeStoreEvent, laterCheckpoint, readLog, startOfLog, type LogBound, type LogPosition, type PositionedLogEvent } from './log';
 import { applyNextBatch, liveTable, setTableCheckpoint, tableCheckpoint } from './subscriber';
 
 /**
@@ -114,6 +115,27 @@ interface SwapOutcome {
   target: GlobalCheckpoint | undefined;
 }
 
+const tracer = trace.getTracer('@anb/platform/replay');
+const traceparentPattern = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
+
+/**
+ * Links from a replay batch to the traces that recorded its events (a few distinct ones): a replay is
+ * its own trace — it must not become part of an upload's or a vote's trace — but an operator can still
+ * jump from it to the original work.
+ */
+function linksOf(events: readonly PositionedLogEvent[], max = 16): Link[] {
+  const links: Link[] = [];
+  const seen = new Set<string>();
+  for (const event of events) {
+    const match = event.traceparent ? traceparentPattern.exec(event.traceparent) : null;
+    if (!match || seen.has(match[1]!)) continue;
+    seen.add(match[1]!);
+    links.push({ context: { traceId: match[1]!, spanId: match[2]!, traceFlags: parseInt(match[3]!, 16), isRemote: true }, attributes: { 'anb.event.id': event.eventId } });
+    if (links.length === max) break;
+  }
+  return links;
+}
+
 /** The physical versions of a projection that exist (from the catalog, not the registry). */
 export async function projectionVersions(db: Knex, projection: ProjectionDefinition): Promise<number[]> {
   const { rows } = (await db.raw(`select tablename from pg_tables where schemaname = ? and tablename like ?`, [
@@ -158,9 +180,50 @@ async function acquireReplayLock(databaseUrl: string, projection: ProjectionDefi
   throw new ReplayBusyError(`${projection.schema}.${projection.name}`, holder);
 }
 
-/** Rebuilds one projection from the local log and swaps it in (or, with dryRun, only compares). */
+/**
+ * Rebuilds one projection from the local log and swaps it in (or, with dryRun, only compares). Traced
+ * as a new trace (`replay <schema>.<name>`, one child span per batch linking to the events' traces)
+ * when the process runs OpenTelemetry.
+ */
 export async function replayProjection(options: ReplayOptions): Promise<ReplayResult> {
+  const name = `${options.projection.schema}.${options.projection.name}`;
+  const root = tracer.startSpan(`replay ${name}`, { root: true, kind: SpanKind.INTERNAL, attributes: { 'anb.projection': name, 'anb.replay.dry_run': options.dryRun ?? false } }, ROOT_CONTEXT);
+  try {
+    const result = await runReplay(options, root);
+    root.setAttributes({ 'anb.replay.events': result.events, 'anb.replay.version': result.version, 'anb.replay.identical': result.diff.missing + result.diff.extra + result.diff.different === 0 });
+    root.setStatus({ code: SpanStatusCode.OK });
+    return result;
+  } catch (error) {
+    root.recordException(error as Error);
+    root.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    root.end();
+  }
+}
+
+async function runReplay(options: ReplayOptions, root: Span): Promise<ReplayResult> {
   const { db, projection } = options;
+  const parent = trace.setSpan(ROOT_CONTEXT, root);
+  const inSpan = async <T>(spanName: string, events: () => readonly PositionedLogEvent[], work: () => Promise<T>): Promise<T> => {
+    const span = tracer.startSpan(spanName, { kind: SpanKind.INTERNAL }, parent);
+    try {
+      const result = await work();
+      const batch = events();
+      span.setAttribute('anb.replay.batch_events', batch.length);
+      for (const link of linksOf(batch)) span.addLink(link);
+      return result;
+    } catch (error) {
+      // a dry run ends its swap transaction by rolling it back on purpose
+      if (!(error instanceof DryRunRollback)) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      }
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
   const name = `${projection.schema}.${projection.name}`;
   const batchSize = options.batchSize ?? 5000;
   const upcasters = options.upcasters ? { upcasters: options.upcasters } : {};
@@ -189,7 +252,8 @@ export async function replayProjection(options: ReplayOptions): Promise<ReplayRe
     report('rebuild', 0);
     for (;;) {
       if (options.signal?.aborted) throw new ReplayAbortedError(name);
-      const read = await db.transaction(async (trx) => {
+      let batch: readonly PositionedLogEvent[] = [];
+      const read = await inSpan('replay batch', () => batch, () => db.transaction(async (trx) => {
         const r = await readLog(trx, projection.schema, {
           from: position,
           storeTypes: projection.storeEvents,
@@ -200,8 +264,9 @@ export async function replayProjection(options: ReplayOptions): Promise<ReplayRe
           ...upcasters,
         });
         if (r.events.length > 0) await projection.apply(trx, newTable, r.events);
+        batch = r.events;
         return r;
-      });
+      }));
       position = read.next;
       applied += read.events.length;
       report('rebuild', applied);
@@ -262,7 +327,7 @@ export async function replayProjection(options: ReplayOptions): Promise<ReplayRe
     };
     let outcome: SwapOutcome;
     try {
-      outcome = await db.transaction(swap);
+      outcome = await inSpan('replay swap', () => [], () => db.transaction(swap));
       swapped = !options.dryRun;
     } catch (error) {
       if (!(error instanceof DryRunRollback)) throw error;

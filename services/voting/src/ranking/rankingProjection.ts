@@ -106,8 +106,6 @@ export function changesOf(events: readonly LogEvent[]): Map<string, PlayerChange
   return changes;
 }
 
-const timeOrNull = (value: Date | string | null) => (value === null ? null : normalTime(value));
-
 /** A stored row with a batch's change merged in, derived columns recomputed. */
 export function mergePlayer(row: RankingRow, change: PlayerChange): RankingRow {
   const stored: PlayerProfile | undefined =
@@ -168,7 +166,7 @@ export const rankingProjection: ProjectionDefinition = {
       keyType: 'uuid',
       keys: [...changes.keys()],
       columns,
-      merge: (row, userId) => mergePlayer({ ...row, reached_at: timeOrNull(row.reached_at) }, changes.get(userId)!),
+      merge: (row, userId) => mergePlayer(row, changes.get(userId)!),
     });
   },
 };

@@ -1,8 +1,7 @@
-import type { Knex } from '@anb/platform';
-import type { VotableVideo } from '../votes/decide';
+import { viewName, type Knex } from '@anb/platform';
 import { playersProjection } from '../players/playersProjection';
+import type { VotableVideo } from '../votes/decide';
 import { publicVideosProjection } from './publicVideosProjection';
-import { viewName } from '@anb/platform';
 
 const videos = viewName(publicVideosProjection);
 const players = viewName(playersProjection);
