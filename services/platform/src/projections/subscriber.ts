@@ -107,6 +107,11 @@ export interface ProjectionSubscriberOptions {
   batchSize?: number;
   /** fallback poll when no NOTIFY arrives (an event that was not yet final when notified, say) */
   pollIntervalMs?: number;
+  /**
+   * least time between the starts of two rounds while events keep coming (default 50 ms): under a
+   * stream of votes each batch then takes what arrived meanwhile instead of one round per commit
+   */
+  minRoundIntervalMs?: number;
   upcasters?: Readonly<Record<string, Upcaster>>;
   /** leader lock name, so a store could feed several subscriber groups */
   name?: string;
@@ -135,6 +140,7 @@ export class ProjectionSubscriber {
   private readonly projections: readonly ProjectionDefinition[];
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  private readonly minRoundIntervalMs: number;
   private readonly lastSeen = new Map<string, GlobalCheckpoint>();
   private listener: pg.Client | undefined;
   private running = false;
@@ -147,6 +153,7 @@ export class ProjectionSubscriber {
     this.projections = options.projections.filter(isSubscriberFed);
     this.batchSize = options.batchSize ?? 2000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.minRoundIntervalMs = options.minRoundIntervalMs ?? 50;
   }
 
   status(): SubscriberStatus {
@@ -228,10 +235,16 @@ export class ProjectionSubscriber {
       }
       try {
         // woken flags set while a round runs are kept: the next wait returns at once
+        const started = performance.now();
         const applied = await this.round();
         this.status_.consecutiveFailures = 0;
         delete this.status_.lastError;
         if (applied === 0) await this.waitForWake(this.pollIntervalMs);
+        else if (applied < this.batchSize) {
+          // more are probably on their way: let them gather into the next batch
+          const rest = this.minRoundIntervalMs - (performance.now() - started);
+          if (rest > 0 && this.running) await new Promise((resolve) => setTimeout(resolve, rest));
+        }
       } catch (error) {
         this.status_.consecutiveFailures++;
         this.status_.lastError = (error as Error).message;
