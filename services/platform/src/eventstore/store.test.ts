@@ -174,7 +174,14 @@ describe('event store', () => {
     assert.deepEqual(during.map((e) => e.type), []);
 
     await slow.commit();
-    const afterCommit = await store.readAll({ after: checkpoint, limit: 100 });
+    // final once no older transaction is in flight anywhere on the server (other test files share it)
+    const afterCommit = await waitFor(
+      async () => {
+        const events = await store.readAll({ after: checkpoint, limit: 100 });
+        return events.length >= 2 ? events : undefined;
+      },
+      { timeoutMs: 10_000, message: 'both events become readable' },
+    );
     assert.deepEqual(afterCommit.map((e) => e.type), ['Late', 'Fast']);
   });
 });
