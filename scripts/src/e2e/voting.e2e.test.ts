@@ -113,6 +113,17 @@ async function waitForRanking(expected: Record<string, number>) {
   );
 }
 
+/** Waits until voting has heard of these players (their UserRegistered travels auth → SNS → SQS). */
+async function waitForPlayers(userIds: readonly string[]) {
+  await waitFor(
+    async () => {
+      const rows = await db('voting.ranking').whereIn('user_id', [...userIds]).whereNotNull('username').count('* as n').first();
+      return Number(rows!.n) === new Set(userIds).size;
+    },
+    { timeoutMs: 60_000, intervalMs: 100, message: `voting knows ${userIds.length} players` },
+  );
+}
+
 function runReplay(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'src', 'replay.ts'), ...args], {
@@ -363,6 +374,8 @@ describe('the public showcase, votes and the ranking', () => {
       },
       { timeoutMs: 30_000, message: 'the ranking counts every vote' },
     );
+    // nothing in flight any more: every player's registration has arrived
+    await waitForPlayers([ana, beto, ...crowd].map((p) => p.userId));
     const apiBefore = (await rankings('page_size=100')).body;
     const liveBefore = await tableRows('voting.ranking');
 
@@ -400,6 +413,7 @@ describe('the public showcase, votes and the ranking', () => {
     assert.equal((await vote(videos.a1!.videoId, late.token)).status, 200);
     const anaVotes = apiBefore.find((r: any) => r.user_id === ana.userId).votes;
     await waitForRanking({ [ana.userId]: anaVotes + 1 });
+    await waitForPlayers([late.userId]);
   });
 
   test('a replay killed half-way is redone by the next run with the same result', async () => {
