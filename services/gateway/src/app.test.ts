@@ -176,3 +176,20 @@ describe('public micro-cache', () => {
     assert.equal(seen.at(-1)!.headers['x-anb-user-id'], userId);
   });
 });
+
+test('verified tokens are remembered until they expire, and not longer than the cache allows', async () => {
+  const { VerifiedTokens } = await import('./authenticate');
+  const cache = new VerifiedTokens(2, 1000);
+  const now = 1_000_000;
+  cache.set('t1', 'u1', now / 1000 + 60, now);
+  assert.equal(cache.get('t1', now + 10), 'u1');
+  assert.equal(cache.get('t1', now + 1500), undefined, 'beyond the cache age');
+  cache.set('t2', 'u2', now / 1000 + 1, now);
+  assert.equal(cache.get('t2', now + 999), 'u2');
+  assert.equal(cache.get('t2', now + 1000), undefined, 'the token expired');
+  cache.set('a', 'x', now / 1000 + 60, now);
+  cache.set('b', 'y', now / 1000 + 60, now);
+  cache.set('c', 'z', now / 1000 + 60, now);
+  assert.equal(cache.get('a', now), undefined, 'the oldest entry makes room');
+  assert.equal(cache.get('c', now), 'z');
+});

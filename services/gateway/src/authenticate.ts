@@ -7,8 +7,37 @@ export interface TokenVerifier {
   verify(token: string): Promise<string>;
 }
 
+/**
+ * Tokens already verified, by their exact text: the same bytes carry the same signature, so a client
+ * that calls a hundred times with one token pays for one signature check. An entry lives until the
+ * token expires or `maxAgeMs` passes (so a key withdrawn from the JWKS stops working within that).
+ */
+export class VerifiedTokens {
+  private readonly entries = new Map<string, { userId: string; expiresAt: number; until: number }>();
+  constructor(
+    private readonly maxEntries = 10_000,
+    private readonly maxAgeMs = 5 * 60_000,
+  ) {}
+
+  get(token: string, now = Date.now()): string | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now || entry.until <= now) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry.userId;
+  }
+
+  set(token: string, userId: string, expiresAtSeconds: number, now = Date.now()): void {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(token, { userId, expiresAt: expiresAtSeconds * 1000, until: now + this.maxAgeMs });
+  }
+}
+
 /** Verifies access tokens against auth's JWKS (cached; refetched when an unknown key id shows up). */
 export function jwksVerifier(options: { jwksUrl: string; issuer: string; audience: string }): TokenVerifier {
+  const verified = new VerifiedTokens();
   const keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(options.jwksUrl), {
     timeoutDuration: 3000,
     cooldownDuration: 30_000,
@@ -16,6 +45,8 @@ export function jwksVerifier(options: { jwksUrl: string; issuer: string; audienc
   });
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known) return known;
       try {
         const { payload } = await jwtVerify(token, keys, {
           issuer: options.issuer,
@@ -24,7 +55,9 @@ export function jwksVerifier(options: { jwksUrl: string; issuer: string; audienc
           requiredClaims: ['sub', 'exp', 'iat'],
         });
         if (!payload.sub || !isUuid(payload.sub)) throw new AppError('UNAUTHORIZED');
-        return payload.sub.toLowerCase();
+        const userId = payload.sub.toLowerCase();
+        verified.set(token, userId, payload.exp!);
+        return userId;
       } catch (error) {
         if (error instanceof AppError) throw error;
         if (error instanceof errors.JWKSTimeout || isFetchFailure(error)) {
