@@ -8,10 +8,10 @@
  *   npm test -- --only unit       unit (no *.int / *.e2e), or --only e2e
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { startEmbeddedPostgres, startMoto, motoAvailable, motoInstallHint } from '@anb/platform/local';
+import { prepareClusterTemplate, startMoto, motoAvailable, motoInstallHint } from '@anb/platform/local';
 import { repoRoot } from './stack/stack';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -65,17 +65,19 @@ if (!process.env.SKIP_TYPECHECK) {
   }
   console.log(`type-check passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
-const [postgres, moto] = await Promise.all([
-  process.env.TEST_DATABASE_URL ? undefined : startEmbeddedPostgres(),
+// every test file runs its own PostgreSQL (copied from one initialised cluster) unless TEST_DATABASE_URL
+// points at a server to share; one moto serves the whole run (each file has its own resource prefix)
+const [template, moto] = await Promise.all([
+  process.env.TEST_DATABASE_URL ? undefined : prepareClusterTemplate(join(tmpdir(), `anb-pg-template-${process.pid}`)),
   process.env.TEST_AWS_ENDPOINT_URL ? undefined : startMoto(),
 ]);
 const env = {
   ...process.env,
-  TEST_DATABASE_URL: process.env.TEST_DATABASE_URL ?? postgres!.url,
+  ...(template ? { TEST_PG_TEMPLATE: template } : {}),
   TEST_AWS_ENDPOINT_URL: process.env.TEST_AWS_ENDPOINT_URL ?? moto!.endpoint,
 };
 console.log(
-  `${files.length} test files · PostgreSQL ${postgres ? 'embedded' : 'from TEST_DATABASE_URL'} · moto ${moto ? moto.endpoint : 'from TEST_AWS_ENDPOINT_URL'} · ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  `${files.length} test files · PostgreSQL ${template ? 'embedded, one server per file' : 'from TEST_DATABASE_URL'} · moto ${moto ? moto.endpoint : 'from TEST_AWS_ENDPOINT_URL'} · ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
 
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? Math.max(2, availableParallelism()));
@@ -85,7 +87,8 @@ const child = spawn(
   { cwd: repoRoot, env, stdio: 'inherit' },
 );
 const stopAll = async () => {
-  await Promise.allSettled([postgres?.stop(), moto?.stop()]);
+  await moto?.stop();
+  if (template) rmSync(template, { recursive: true, force: true });
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

@@ -70,7 +70,7 @@ export class StoreSubscription {
   /** How far behind it is: events after the checkpoint (capped) and the age of the oldest of them. */
   async lag(): Promise<{ pending: number; oldestAgeSeconds: number }> {
     const { store, types } = this.options;
-    const cp = this.state.checkpoint;
+    const cp = await this.readCheckpoint();
     const { rows } = (await store.db.raw(
       `select count(*)::int as pending, coalesce(extract(epoch from now() - min(recorded_at)), 0)::float as age
          from (select recorded_at from ??.events
@@ -107,13 +107,21 @@ export class StoreSubscription {
     await this.closeListener();
   }
 
-  /** Handles everything currently committed; returns how many events were read. For tests and tools. */
-  async drain(): Promise<number> {
+  /**
+   * Handles everything committed when it is called; returns how many events were read. Events that
+   * are committed but not yet readable (an older transaction elsewhere is still open, holding back the
+   * safe horizon) are waited for, up to `timeoutMs`. For tests and tools.
+   */
+  async drain(timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
     let total = 0;
     for (;;) {
       const n = await this.round();
       total += n;
-      if (n === 0) return total;
+      if (n > 0) continue;
+      if ((await this.lag()).pending === 0) return total;
+      if (Date.now() > deadline) throw new Error(`drain: events still pending after ${timeoutMs} ms (an open transaction holds them back)`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
