@@ -98,25 +98,21 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     if (options.signal?.aborted) throw new StartAborted();
   };
   try {
-    let postgres: LocalPostgres | undefined;
-    let databaseUrl = options.databaseUrl;
-    if (!databaseUrl) {
-      postgres = await startEmbeddedPostgres({
-        ...(options.dataDir ? { dataDir: join(options.dataDir, 'postgres') } : {}),
-        onLog: () => {},
-      });
-      stops.push(() => postgres!.stop());
-      databaseUrl = await ensureDatabase(postgres.url, 'anb');
-    }
-
-    checkAbort();
-    let aws: LocalAws | undefined;
-    let awsEndpoint = options.awsEndpoint;
-    if (!awsEndpoint) {
-      aws = await startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), onLog: () => {} });
-      stops.push(() => aws!.stop());
-      awsEndpoint = aws.endpoint;
-    }
+    // PostgreSQL and moto start side by side
+    const [pgStarted, awsStarted] = await Promise.allSettled([
+      options.databaseUrl
+        ? Promise.resolve(undefined)
+        : startEmbeddedPostgres({ ...(options.dataDir ? { dataDir: join(options.dataDir, 'postgres') } : {}), onLog: () => {} }),
+      options.awsEndpoint ? Promise.resolve(undefined) : startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), onLog: () => {} }),
+    ]);
+    const postgres: LocalPostgres | undefined = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
+    const aws: LocalAws | undefined = awsStarted.status === 'fulfilled' ? awsStarted.value : undefined;
+    if (postgres) stops.push(() => postgres.stop());
+    if (aws) stops.push(() => aws.stop());
+    if (pgStarted.status === 'rejected') throw pgStarted.reason;
+    if (awsStarted.status === 'rejected') throw awsStarted.reason;
+    const databaseUrl = options.databaseUrl ?? (await ensureDatabase(postgres!.url, 'anb'));
+    const awsEndpoint = options.awsEndpoint ?? aws!.endpoint;
 
     checkAbort();
     const prefix = options.prefix ?? 'anb-local';
@@ -222,14 +218,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     });
 
     checkAbort();
-    const backends = services.filter((s) => s !== 'gateway');
-    for (const service of backends) spawnService(service);
-    await Promise.all(backends.map(waitReady));
-    checkAbort();
-    if (services.includes('gateway')) {
-      spawnService('gateway');
-      await waitReady('gateway');
-    }
+    // all at once: the gateway needs only the services' addresses, which are known already
+    for (const service of services) spawnService(service);
+    await Promise.all(services.map(waitReady));
 
     return {
       gatewayUrl: urls.gateway,
