@@ -68,6 +68,23 @@ describe('event store', () => {
     assert.equal((await store.readStream('race:1')).length, 1);
   });
 
+  test('concurrent single-event appends to new streams are written together, each with its own outcome', async () => {
+    const store = new EventStore(db, schema);
+    const distinct = Array.from({ length: 40 }, (_, i) => store.append(`group:${i}`, [{ type: 'Voted', data: { i } }], { expectedVersion: 'no_stream' }));
+    const same = Array.from({ length: 10 }, () => store.append('group:same', [{ type: 'Voted', data: {} }], { expectedVersion: 'no_stream' }));
+    const reused = crypto.randomUUID();
+    await store.append('group:first', [{ type: 'Voted', data: {}, eventId: reused }]);
+    const duplicateId = store.append('group:dup', [{ type: 'Voted', data: {}, eventId: reused }], { expectedVersion: 'no_stream' });
+    const results = await Promise.allSettled([...distinct, ...same, duplicateId]);
+    assert.ok(results.slice(0, 40).every((r) => r.status === 'fulfilled'));
+    const sameResults = results.slice(40, 50);
+    assert.equal(sameResults.filter((r) => r.status === 'fulfilled').length, 1);
+    assert.ok(sameResults.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof ConcurrencyError));
+    assert.ok((results[50] as PromiseRejectedResult).reason instanceof DuplicateEventError, 'a bad row fails only its caller');
+    assert.equal((await store.readStream('group:same')).length, 1);
+    assert.equal((await db('es_test.events').where('stream_id', 'like', 'group:%')).length, 42);
+  });
+
   test('the same event id twice is refused', async () => {
     const store = new EventStore(db, schema);
     const eventId = crypto.randomUUID();

@@ -97,7 +97,7 @@ export class EventStore {
   async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     if (options.expectedVersion === 'no_stream' && !options.trx && !this.projections.some((p) => events.some((e) => p.handles.includes(e.type)))) {
-      return this.appendNewStream(streamId, events, options);
+      return events.length === 1 ? this.groupCommit.append(this.newStreamRows(streamId, events, options)[0]!) : this.appendNewStream(streamId, events, options);
     }
     const run = async (trx: Knex.Transaction): Promise<AppendResult> => {
       const expected = options.expectedVersion ?? 'any';
@@ -147,9 +147,9 @@ export class EventStore {
    * version 1 — and the NOTIFY rides in the same statement, delivered on its commit. (A vote is such an
    * append: this is what lets voting take hundreds of votes per second per connection.)
    */
-  private async appendNewStream(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+  private newStreamRows(streamId: string, events: readonly NewEvent[], options: AppendOptions): NewStreamRow[] {
     const base = defaultMetadata(this.options.serviceActor);
-    const rows = events.map((event, i) => ({
+    return events.map((event, i) => ({
       event_id: event.eventId ?? randomUUID(),
       stream_id: streamId,
       stream_version: i + 1,
@@ -158,6 +158,10 @@ export class EventStore {
       data: event.data,
       metadata: { ...base, ...options.metadata, ...event.metadata },
     }));
+  }
+
+  private async appendNewStream(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    const rows = this.newStreamRows(streamId, events, options);
     let inserted: EventRow[];
     try {
       const { rows: out } = (await this.db.raw(
@@ -179,6 +183,28 @@ export class EventStore {
     }
     return { nextExpectedVersion: events.length, events: inserted.map(toRecorded) };
   }
+
+  /**
+   * Single-event appends to new streams (a vote is one) that arrive while one is being written are
+   * written together: one INSERT … ON CONFLICT DO NOTHING for the whole group, one commit, one NOTIFY.
+   * A row the statement did not insert met an existing (stream, version 1): that caller gets the
+   * ConcurrencyError it would have got alone — of identical concurrent votes exactly one is recorded.
+   */
+  private readonly groupCommit = new GroupCommit(async (rows) => {
+    const { rows: out } = (await this.db.raw(
+      `with inserted as (
+         insert into ${this.table} (event_id, stream_id, stream_version, type, schema_version, data, metadata)
+         select event_id, stream_id, stream_version, type, schema_version, data, metadata
+           from jsonb_to_recordset(?::jsonb)
+             as r(event_id uuid, stream_id text, stream_version integer, type text, schema_version integer, data jsonb, metadata jsonb)
+         on conflict (stream_id, stream_version) do nothing
+         returning ${selectColumns})
+       select inserted.*, pg_notify(?, (select max(position) from inserted)::text) is null as notified
+         from inserted order by position`,
+      [JSON.stringify(rows), notifyChannel(this.schema)],
+    )) as { rows: (EventRow & { notified: boolean })[] };
+    return out.map(({ notified: _notified, ...row }) => toRecorded(row));
+  }, (row) => this.appendNewStream(row.stream_id, [{ type: row.type, data: row.data, eventId: row.event_id, schemaVersion: row.schema_version, metadata: row.metadata }], {}));
 
   /** 0 when the stream does not exist. */
   async currentVersion(streamId: string, trx?: Knex.Transaction): Promise<number> {
@@ -301,4 +327,58 @@ function defaultMetadata(serviceActor: string | undefined): EventMetadata {
     ...(carrier.traceparent ? { traceparent: carrier.traceparent } : {}),
     ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
   };
+}
+
+interface NewStreamRow {
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+/**
+ * Natural group commit: the first caller writes at once; callers that arrive while a write is in flight
+ * wait for it and then go together in the next one. No timer, so an idle store adds no latency.
+ */
+class GroupCommit {
+  private queue: { row: NewStreamRow; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[] = [];
+  private writing = false;
+
+  constructor(
+    private readonly write: (rows: NewStreamRow[]) => Promise<RecordedEvent[]>,
+    /** alone, when the group as a whole failed (a duplicate event id, say), so one bad row fails only its caller */
+    private readonly writeAlone: (row: NewStreamRow) => Promise<AppendResult>,
+    private readonly maxGroup = 500,
+  ) {}
+
+  append(row: NewStreamRow): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, this.maxGroup);
+        try {
+          const recorded = new Map((await this.write(group.map((g) => g.row))).map((e) => [e.eventId, e]));
+          for (const { row, resolve, reject } of group) {
+            const event = recorded.get(row.event_id);
+            if (event) resolve({ nextExpectedVersion: 1, events: [event] });
+            else reject(new ConcurrencyError(row.stream_id, 'no_stream', undefined));
+          }
+        } catch {
+          await Promise.all(group.map(({ row, resolve, reject }) => this.writeAlone(row).then(resolve, reject)));
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
 }
