@@ -30,6 +30,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
   const router = new Router();
   const now = deps.now ?? (() => new Date());
   const showcase = new PageCache<ShowcaseView>(deps.publicCacheMs);
+  const votable = new VotableVideos(deps.db);
   const rankings = new PageCache<RankingView>(deps.publicCacheMs);
 
   router.get('/api/public/videos', async (ctx) => {
@@ -74,7 +75,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
     if (!isUuid(given)) throw new AppError('VIDEO_NOT_FOUND');
     // one spelling per video: the stream id must not depend on the case a client used
     const videoId = given.toLowerCase();
-    const video = await findVotableVideo(deps.db, videoId);
+    const video = await votable.find(videoId);
     try {
       // A vote stream holds at most one event, so the ballot is not read first: the append expects
       // the stream not to exist, which the store checks atomically — of concurrent identical votes
@@ -125,4 +126,30 @@ export function matchesEtag(ifNoneMatch: string, etag: string): boolean {
   if (ifNoneMatch.trim() === '*') return true;
   const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
   return ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
+
+/**
+ * Which videos are open for votes, remembered for a second when they are (never when they are not):
+ * a burst of votes for a popular video reads it once. A deletion reaches voting through the queue
+ * anyway, seconds later; a vote in that second is ignored by the read models like any late one.
+ */
+class VotableVideos {
+  private readonly known = new Map<string, { video: { ownerId: string }; until: number }>();
+  constructor(
+    private readonly db: Knex,
+    private readonly ttlMs = 1000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async find(videoId: string): Promise<{ ownerId: string } | undefined> {
+    const now = Date.now();
+    const hit = this.known.get(videoId);
+    if (hit && hit.until > now) return hit.video;
+    const video = await findVotableVideo(this.db, videoId);
+    if (video) {
+      if (this.known.size >= this.maxEntries) this.known.delete(this.known.keys().next().value!);
+      this.known.set(videoId, { video, until: now + this.ttlMs });
+    } else this.known.delete(videoId);
+    return video;
+  }
 }
