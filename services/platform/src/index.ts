@@ -10,6 +10,7 @@ export * from './eventstore/schema';
 export * from './eventstore/store';
 export * from './messaging/waves';
 export * from './messaging/envelope';
+export * from './messaging/storeListener';
 export * from './messaging/subscription';
 export * from './messaging/relay';
 export * from './messaging/consumer';

@@ -1,8 +1,7 @@
 import type { Logger } from '@anb/observability';
 import { observeGauge } from '../metrics';
-import pg from 'pg';
+import { StoreListener } from './storeListener';
 import type { EventStore } from '../eventstore/store';
-import { notifyChannel } from '../eventstore/schema';
 import { startOfStore, type GlobalCheckpoint, type RecordedEvent } from '../eventstore/types';
 
 /** What a handler reports: how many leading events it finished (the checkpoint moves past those). */
@@ -45,11 +44,9 @@ export interface SubscriptionStatus {
 export class StoreSubscription {
   private readonly readLimit: number;
   private readonly pollIntervalMs: number;
-  private listener: pg.Client | undefined;
+  private readonly listener: StoreListener;
   private running = false;
   private loopDone: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
   private readonly state: SubscriptionStatus = { leader: false, checkpoint: startOfStore, handled: 0, consecutiveFailures: 0 };
 
   private lagTimer: NodeJS.Timeout | undefined;
@@ -58,12 +55,19 @@ export class StoreSubscription {
   constructor(private readonly options: StoreSubscriptionOptions) {
     this.readLimit = options.readLimit ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
+    this.listener = new StoreListener({
+      databaseUrl: options.databaseUrl,
+      schema: options.store.schema,
+      lockKey: `${options.store.schema}:${options.name}`,
+      logger: options.logger,
+      label: `subscription ${options.name}`,
+    });
     const attributes = { subscription: options.name, schema: options.store.schema };
     observeGauge('anb.subscription.pending_events', 'Committed events this subscription has not handled yet (relay lag)', '{event}', () =>
-      this.state.leader ? [{ value: this.lagStats.pending, attributes }] : [],
+      this.listener.leader ? [{ value: this.lagStats.pending, attributes }] : [],
     );
     observeGauge('anb.subscription.oldest_pending_age', 'Age of the oldest committed event not handled yet', 's', () =>
-      this.state.leader ? [{ value: this.lagStats.oldestAgeSeconds, attributes }] : [],
+      this.listener.leader ? [{ value: this.lagStats.oldestAgeSeconds, attributes }] : [],
     );
   }
 
@@ -82,7 +86,7 @@ export class StoreSubscription {
   }
 
   status(): SubscriptionStatus {
-    return { ...this.state };
+    return { ...this.state, leader: this.listener.leader };
   }
 
   start(): void {
@@ -90,7 +94,7 @@ export class StoreSubscription {
     this.running = true;
     this.loopDone = this.loop();
     this.lagTimer = setInterval(() => {
-      if (!this.state.leader) return;
+      if (!this.listener.leader) return;
       this.lag().then(
         (lag) => (this.lagStats = lag),
         () => {},
@@ -102,9 +106,9 @@ export class StoreSubscription {
   async stop(): Promise<void> {
     clearInterval(this.lagTimer);
     this.running = false;
-    this.notify();
+    this.listener.wake();
     await this.loopDone;
-    await this.closeListener();
+    await this.listener.close();
   }
 
   /**
@@ -125,85 +129,33 @@ export class StoreSubscription {
     }
   }
 
-  private notify(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  private async waitForWake(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = undefined;
-    this.woken = false;
-  }
-
   private async loop(): Promise<void> {
     const log = this.options.logger;
     while (this.running) {
-      if (!this.state.leader) {
-        try {
-          await this.becomeLeader();
-        } catch (error) {
+      if (!this.listener.leader) {
+        const leading = await this.listener.lead().catch((error: unknown) => {
           log.warn({ err: error, subscription: this.options.name }, 'subscription: cannot connect its listener; retrying');
-          await this.closeListener();
-        }
-        if (!this.state.leader) {
-          await this.waitForWake(5000);
+          return false;
+        });
+        if (!leading) {
+          await this.listener.waitForWake(5000);
           continue;
         }
+        log.info({ schema: this.options.store.schema, subscription: this.options.name }, 'subscription: leading');
       }
       try {
         const read = await this.round();
         this.state.consecutiveFailures = 0;
         delete this.state.lastError;
-        if (read < this.readLimit) await this.waitForWake(this.pollIntervalMs);
+        if (read < this.readLimit) await this.listener.waitForWake(this.pollIntervalMs);
       } catch (error) {
         this.state.consecutiveFailures++;
         this.state.lastError = (error as Error).message;
         const delay = Math.min(30_000, 250 * 2 ** Math.min(this.state.consecutiveFailures, 7));
         log.error({ err: error, subscription: this.options.name, retryInMs: delay }, 'subscription: round failed; will retry from the checkpoint');
-        await this.waitForWake(delay);
+        await this.listener.waitForWake(delay);
       }
     }
-  }
-
-  private async becomeLeader(): Promise<void> {
-    const { store, name } = this.options;
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: `${name}:${store.schema}` });
-    client.on('error', (error) => {
-      this.options.logger.warn({ err: error, subscription: name }, 'subscription: listener connection lost');
-      this.state.leader = false;
-      this.listener = undefined;
-      client.end().catch(() => {});
-      this.notify();
-    });
-    await client.connect();
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [`${store.schema}:${name}`]);
-    if (!rows[0]?.locked) {
-      await client.end();
-      return;
-    }
-    client.on('notification', () => this.notify());
-    await client.query(`listen "${notifyChannel(store.schema)}"`);
-    this.listener = client;
-    this.state.leader = true;
-    this.options.logger.info({ schema: store.schema, subscription: name }, 'subscription: leading');
-  }
-
-  private async closeListener(): Promise<void> {
-    const client = this.listener;
-    this.listener = undefined;
-    this.state.leader = false;
-    if (client) await client.end().catch(() => {});
   }
 
   private async readCheckpoint(): Promise<GlobalCheckpoint> {

@@ -1,7 +1,6 @@
 import type { Logger } from '@anb/observability';
 import type { Knex } from 'knex';
-import pg from 'pg';
-import { notifyChannel } from '../eventstore/schema';
+import { StoreListener } from '../messaging/storeListener';
 import type { Upcaster } from '../eventstore/store';
 import { startOfStore, type GlobalCheckpoint } from '../eventstore/types';
 import { isSubscriberFed, projectionLockKey, type ProjectionDefinition } from './definition';
@@ -142,11 +141,9 @@ export class ProjectionSubscriber {
   private readonly pollIntervalMs: number;
   private readonly minRoundIntervalMs: number;
   private readonly lastSeen = new Map<string, GlobalCheckpoint>();
-  private listener: pg.Client | undefined;
+  private readonly listener: StoreListener;
   private running = false;
   private loopDone: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
   private readonly status_: SubscriberStatus = { leader: false, applied: 0, consecutiveFailures: 0, checkpoints: {} };
 
   constructor(private readonly options: ProjectionSubscriberOptions) {
@@ -154,10 +151,17 @@ export class ProjectionSubscriber {
     this.batchSize = options.batchSize ?? 2000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.minRoundIntervalMs = options.minRoundIntervalMs ?? 50;
+    this.listener = new StoreListener({
+      databaseUrl: options.databaseUrl,
+      schema: options.schema,
+      lockKey: `projections:${options.schema}:${options.name ?? 'subscriber'}`,
+      logger: options.logger,
+      label: 'projection subscriber',
+    });
   }
 
   status(): SubscriberStatus {
-    return { ...this.status_, checkpoints: { ...this.status_.checkpoints } };
+    return { ...this.status_, leader: this.listener.leader, checkpoints: { ...this.status_.checkpoints } };
   }
 
   start(): void {
@@ -168,10 +172,10 @@ export class ProjectionSubscriber {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.notify();
+    this.listener.wake();
     await this.loopDone;
     this.loopDone = undefined;
-    await this.closeListener();
+    await this.listener.close();
   }
 
   /**
@@ -197,41 +201,19 @@ export class ProjectionSubscriber {
     }
   }
 
-  private notify(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  private async waitForWake(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = undefined;
-    this.woken = false;
-  }
-
   private async loop(): Promise<void> {
     const log = this.options.logger;
     while (this.running) {
-      if (!this.status_.leader) {
-        try {
-          await this.becomeLeader();
-        } catch (error) {
+      if (!this.listener.leader) {
+        const leading = await this.listener.lead().catch((error: unknown) => {
           log.warn({ err: error }, 'projection subscriber: cannot connect its listener; retrying');
-          await this.closeListener();
-        }
-        if (!this.status_.leader) {
-          await this.waitForWake(5000);
+          return false;
+        });
+        if (!leading) {
+          await this.listener.waitForWake(5000);
           continue;
         }
+        log.info({ schema: this.options.schema, projections: this.projections.map((p) => p.name) }, 'projection subscriber: leading');
       }
       try {
         // woken flags set while a round runs are kept: the next wait returns at once
@@ -239,7 +221,7 @@ export class ProjectionSubscriber {
         const applied = await this.round();
         this.status_.consecutiveFailures = 0;
         delete this.status_.lastError;
-        if (applied === 0) await this.waitForWake(this.pollIntervalMs);
+        if (applied === 0) await this.listener.waitForWake(this.pollIntervalMs);
         else if (applied < this.batchSize) {
           // more are probably on their way: let them gather into the next batch
           const rest = this.minRoundIntervalMs - (performance.now() - started);
@@ -251,39 +233,9 @@ export class ProjectionSubscriber {
         const delay = Math.min(10_000, 100 * 2 ** Math.min(this.status_.consecutiveFailures, 7));
         if (error instanceof CheckpointMovedError) log.warn({ retryInMs: delay }, error.message);
         else log.error({ err: error, retryInMs: delay }, 'projection subscriber: applying a batch failed; will retry from the checkpoint');
-        await this.waitForWake(delay);
+        await this.listener.waitForWake(delay);
       }
     }
-  }
-
-  private async becomeLeader(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: `projections:${this.options.schema}` });
-    client.on('error', (error) => {
-      this.options.logger.warn({ err: error }, 'projection subscriber: listener connection lost');
-      this.status_.leader = false;
-      this.listener = undefined;
-      client.end().catch(() => {});
-      this.notify();
-    });
-    await client.connect();
-    const lockKey = `projections:${this.options.schema}:${this.options.name ?? 'subscriber'}`;
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [lockKey]);
-    if (!rows[0]?.locked) {
-      await client.end();
-      return;
-    }
-    client.on('notification', () => this.notify());
-    await client.query(`listen "${notifyChannel(this.options.schema)}"`);
-    this.listener = client;
-    this.status_.leader = true;
-    this.options.logger.info({ schema: this.options.schema, projections: this.projections.map((p) => p.name) }, 'projection subscriber: leading');
-  }
-
-  private async closeListener(): Promise<void> {
-    const client = this.listener;
-    this.listener = undefined;
-    this.status_.leader = false;
-    if (client) await client.end().catch(() => {});
   }
 
   /** One batch for every projection (in parallel); returns the events applied in all. */
