@@ -1,18 +1,15 @@
-import { topicOfProducer } from '@anb/contracts';
 import { createLogger } from '@anb/observability';
 import {
   EventStore,
   Lifecycle,
-  OutboxRelay,
-  createDatabase,
   createHttpApp,
-  createSnsClient,
   databaseCheck,
-  migrate,
+  openDatabase,
   packageVersion,
   relayCheck,
   runMain,
   startHttpServer,
+  startOutboxRelay,
 } from '@anb/platform';
 import { authRoutes } from './api';
 import { loadAuthConfig } from './config';
@@ -29,25 +26,11 @@ await runMain(service, async () => {
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
   lifecycle.installSignalHandlers();
 
-  const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });
-  lifecycle.onStop('database', () => db.destroy());
-  await migrate(db, authSchema, authMigrations);
+  const db = await openDatabase({ service, config, schema: authSchema, migrations: authMigrations, lifecycle });
 
   const store = new EventStore(db, authSchema, { inlineProjections: [usersProjection], serviceActor: `service:${service}` });
 
-  const sns = createSnsClient(config);
-  lifecycle.onStop('sns', () => sns.destroy());
-  const relay = new OutboxRelay({
-    store,
-    databaseUrl: config.DATABASE_URL,
-    sns,
-    topicArn: config.EVENTS_TOPIC_ARN,
-    source: `anb.${service}`,
-    publishes: topicOfProducer(service)!.events,
-    logger,
-  });
-  relay.start();
-  lifecycle.onStop('relay', () => relay.stop());
+  const relay = startOutboxRelay({ service, store, config, logger, lifecycle });
 
   const key = await loadSigningKey({ pem: config.AUTH_JWT_PRIVATE_KEY, keyFile: config.AUTH_JWT_KEY_FILE });
   const app = createHttpApp({

@@ -4,6 +4,7 @@ export * from './db';
 export * from './aws';
 export * from './lifecycle';
 export * from './service';
+export * from './wiring';
 export * from './metrics';
 export * from './eventstore/types';
 export * from './eventstore/schema';

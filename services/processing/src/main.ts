@@ -2,16 +2,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLogger } from '@anb/observability';
 import {
   Lifecycle,
-  QueueConsumer,
   Router,
   awsClientConfig,
   createHttpApp,
   createSnsClient,
-  createSqsClient,
   packageVersion,
   runMain,
   startHttpServer,
-  watchQueues,
+  startQueueConsumer,
 } from '@anb/platform';
 import { mediaBinary } from '@anb/platform/media';
 import { loadProcessingConfig } from './config';
@@ -38,9 +36,8 @@ await runMain(service, async () => {
   const s3 = createS3Client(config);
   const dynamo = new DynamoDBClient(awsClientConfig(config));
   const sns = createSnsClient(config);
-  const sqs = createSqsClient(config);
   lifecycle.onStop('aws clients', () => {
-    for (const client of [s3, dynamo, sns, sqs]) client.destroy();
+    for (const client of [s3, dynamo, sns]) client.destroy();
   });
 
   const ledger = new JobLedger(dynamo, { table: config.JOBS_TABLE });
@@ -52,20 +49,17 @@ await runMain(service, async () => {
     settings: workerSettings(config),
   });
 
-  const consumer = new QueueConsumer({
-    sqs,
-    queueUrl: config.EVENTS_QUEUE_URL,
-    handler: worker.handle,
+  // the consumer's grace (running jobs may finish, then are released) must end before the lifecycle's deadline
+  startQueueConsumer({
+    config,
     logger,
+    lifecycle,
+    graceMs: Math.max(500, graceMs - 1500),
+    handler: worker.handle,
     concurrency: config.PROCESSING_CONCURRENCY,
     visibilityTimeoutSeconds: config.VISIBILITY_SECONDS,
     backoff: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: 300 },
   });
-  consumer.start();
-  // the consumer's grace (running jobs may finish, then are released) must end before the lifecycle's deadline
-  lifecycle.onStop('consumer', () => consumer.stop(Math.max(500, graceMs - 1500)));
-  const queues = watchQueues(sqs, { queueUrl: config.EVENTS_QUEUE_URL, dlqUrl: config.EVENTS_DLQ_URL, consumer }, logger);
-  lifecycle.onStop('queue monitor', () => queues.stop());
 
   const app = createHttpApp({
     service,

@@ -1,23 +1,18 @@
-import { topicOfProducer } from '@anb/contracts';
 import { createLogger } from '@anb/observability';
 import {
   EventStore,
   Lifecycle,
-  OutboxRelay,
-  QueueConsumer,
-  createDatabase,
   createHttpApp,
-  createSnsClient,
-  createSqsClient,
   databaseCheck,
   inboxHandler,
   inlineProjectionOf,
-  migrate,
+  openDatabase,
   packageVersion,
   relayCheck,
   runMain,
   startHttpServer,
-  watchQueues,
+  startOutboxRelay,
+  startQueueConsumer,
 } from '@anb/platform';
 import { catalogRoutes } from './api';
 import { loadCatalogConfig } from './config';
@@ -36,46 +31,27 @@ await runMain(service, async () => {
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
   lifecycle.installSignalHandlers();
 
-  const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });
-  lifecycle.onStop('database', () => db.destroy());
-  await migrate(db, catalogSchema, catalogMigrations);
+  const db = await openDatabase({ service, config, schema: catalogSchema, migrations: catalogMigrations, lifecycle });
 
   const store = new EventStore(db, catalogSchema, { inlineProjections: [inlineProjectionOf(videosProjection)], serviceActor: `service:${service}` });
   const s3 = createS3Client(config);
   lifecycle.onStop('s3', () => s3.destroy());
   const files = new VideoFiles(s3, config.VIDEOS_BUCKET, config.SIGNED_URL_SECONDS);
 
-  const sns = createSnsClient(config);
-  lifecycle.onStop('sns', () => sns.destroy());
-  const relay = new OutboxRelay({
-    store,
-    databaseUrl: config.DATABASE_URL,
-    sns,
-    topicArn: config.EVENTS_TOPIC_ARN,
-    source: `anb.${service}`,
-    publishes: topicOfProducer(service)!.events,
-    logger,
-  });
-  relay.start();
-  lifecycle.onStop('relay', () => relay.stop());
+  const relay = startOutboxRelay({ service, store, config, logger, lifecycle });
 
   const cleanup = filesCleanup({ store, databaseUrl: config.DATABASE_URL, files, logger });
   cleanup.start();
   lifecycle.onStop('files cleanup', () => cleanup.stop());
 
-  const sqs = createSqsClient(config);
-  lifecycle.onStop('sqs', () => sqs.destroy());
-  const consumer = new QueueConsumer({
-    sqs,
-    queueUrl: config.EVENTS_QUEUE_URL,
+  startQueueConsumer({
+    config,
     logger,
+    lifecycle,
+    graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000 - 1000,
     concurrency: config.CONSUMER_CONCURRENCY,
     handler: inboxHandler({ db, schema: catalogSchema, projections: [videosProjection], handlers: catalogHandlers(store), logger }),
   });
-  consumer.start();
-  lifecycle.onStop('consumer', () => consumer.stop(config.SHUTDOWN_GRACE_SECONDS * 1000 - 1000));
-  const queues = watchQueues(sqs, { queueUrl: config.EVENTS_QUEUE_URL, dlqUrl: config.EVENTS_DLQ_URL, consumer }, logger);
-  lifecycle.onStop('queue monitor', () => queues.stop());
 
   const app = createHttpApp({
     service,

@@ -10,6 +10,8 @@ export const votingConfigSchema = baseConfigSchema
     EVENTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
     /** voting's queue: UserRegistered, VideoPublished, VideoDeleted */
     EVENTS_QUEUE_URL: env.url(),
+    /** watched for depth and age (metrics, a warning in the log) */
+    EVENTS_DLQ_URL: env.url().optional(),
     /** where processed videos live (`processed/<video_id>.mp4`), for the signed URLs of the showcase */
     VIDEOS_BUCKET: z.string().min(3, 'must be a bucket name'),
     /** lifetime of a signed processed_url */

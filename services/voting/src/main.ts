@@ -1,24 +1,20 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { topicOfProducer } from '@anb/contracts';
 import { createLogger } from '@anb/observability';
 import {
   EventStore,
   Lifecycle,
-  OutboxRelay,
   ProjectionSubscriber,
-  QueueConsumer,
   awsClientConfig,
-  createDatabase,
   createHttpApp,
-  createSnsClient,
-  createSqsClient,
   databaseCheck,
   inboxHandler,
-  migrate,
+  openDatabase,
   packageVersion,
   relayCheck,
   runMain,
   startHttpServer,
+  startOutboxRelay,
+  startQueueConsumer,
   subscriberCheck,
 } from '@anb/platform';
 import { votingRoutes } from './api';
@@ -36,9 +32,7 @@ await runMain(service, async () => {
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
   lifecycle.installSignalHandlers();
 
-  const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });
-  lifecycle.onStop('database', () => db.destroy());
-  await migrate(db, votingSchema, votingMigrations);
+  const db = await openDatabase({ service, config, schema: votingSchema, migrations: votingMigrations, lifecycle });
 
   // votes: one stream per voter and video; no inline projections — the read models take VoteCast
   // after commit, in batches, so voters never wait on a hot ranking row
@@ -48,31 +42,16 @@ await runMain(service, async () => {
   subscriber.start();
   lifecycle.onStop('projection subscriber', () => subscriber.stop());
 
-  const sns = createSnsClient(config);
-  lifecycle.onStop('sns', () => sns.destroy());
-  const relay = new OutboxRelay({
-    store,
-    databaseUrl: config.DATABASE_URL,
-    sns,
-    topicArn: config.EVENTS_TOPIC_ARN,
-    source: `anb.${service}`,
-    publishes: topicOfProducer(service)!.events,
-    logger,
-  });
-  relay.start();
-  lifecycle.onStop('relay', () => relay.stop());
+  const relay = startOutboxRelay({ service, store, config, logger, lifecycle });
 
-  const sqs = createSqsClient(config);
-  lifecycle.onStop('sqs', () => sqs.destroy());
-  const consumer = new QueueConsumer({
-    sqs,
-    queueUrl: config.EVENTS_QUEUE_URL,
-    handler: inboxHandler({ db, schema: votingSchema, projections, logger }),
+  startQueueConsumer({
+    config,
     logger,
+    lifecycle,
+    graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000 - 1000,
     concurrency: config.CONSUMER_CONCURRENCY,
+    handler: inboxHandler({ db, schema: votingSchema, projections, logger }),
   });
-  consumer.start();
-  lifecycle.onStop('consumer', () => consumer.stop(config.SHUTDOWN_GRACE_SECONDS * 1000));
 
   const s3 = new S3Client({ ...awsClientConfig(config), ...(config.AWS_ENDPOINT_URL ? { forcePathStyle: true } : {}) });
   lifecycle.onStop('s3', () => s3.destroy());
