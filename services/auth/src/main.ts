@@ -1,13 +1,11 @@
-import { createLogger } from '@anb/observability';
 import {
   EventStore,
-  Lifecycle,
   createHttpApp,
   databaseCheck,
   openDatabase,
-  packageVersion,
   relayCheck,
   runMain,
+  serviceRuntime,
   startHttpServer,
   startOutboxRelay,
 } from '@anb/platform';
@@ -21,10 +19,7 @@ const service = 'auth';
 
 await runMain(service, async () => {
   const config = loadAuthConfig();
-  const version = packageVersion(import.meta.url);
-  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
-  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
-  lifecycle.installSignalHandlers();
+  const { version, logger, lifecycle } = serviceRuntime(service, import.meta.url, config);
 
   const db = await openDatabase({ service, config, schema: authSchema, migrations: authMigrations, lifecycle });
 

@@ -1,5 +1,4 @@
-import { createLogger } from '@anb/observability';
-import { Lifecycle, packageVersion, runMain, startHttpServer } from '@anb/platform';
+import { runMain, serviceRuntime, startHttpServer } from '@anb/platform';
 import { createGatewayApp } from './app';
 import { jwksVerifier } from './authenticate';
 import { loadGatewayConfig } from './config';
@@ -8,10 +7,7 @@ const service = 'gateway';
 
 await runMain(service, async () => {
   const config = loadGatewayConfig();
-  const version = packageVersion(import.meta.url);
-  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
-  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
-  lifecycle.installSignalHandlers();
+  const { version, logger, lifecycle } = serviceRuntime(service, import.meta.url, config);
 
   const verifier = jwksVerifier({
     jwksUrl: config.JWKS_URL ?? new URL('/api/auth/.well-known/jwks.json', config.AUTH_URL).toString(),

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '@anb/observability';
 import { ConfigError } from './config';
+import { Lifecycle } from './lifecycle';
 
 /** The version in the package.json next to a service's `src/` folder. */
 export function packageVersion(moduleUrl: string): string {
@@ -29,4 +30,20 @@ export async function runMain(service: string, start: () => Promise<void>): Prom
     await new Promise((r) => setTimeout(r, 50));
     process.exit(1);
   }
+}
+
+/**
+ * What every service sets up first, once its config is read: its version, its logger and its
+ * lifecycle (SIGTERM/SIGINT handled, stops run in reverse order within the grace period).
+ */
+export function serviceRuntime(
+  service: string,
+  moduleUrl: string,
+  config: { LOG_LEVEL: string; SHUTDOWN_GRACE_SECONDS: number },
+): { version: string; logger: Logger; lifecycle: Lifecycle } {
+  const version = packageVersion(moduleUrl);
+  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
+  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
+  lifecycle.installSignalHandlers();
+  return { version, logger, lifecycle };
 }

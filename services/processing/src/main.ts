@@ -1,13 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLogger } from '@anb/observability';
 import {
-  Lifecycle,
   Router,
   awsClientConfig,
   createHttpApp,
   createSnsClient,
-  packageVersion,
   runMain,
+  serviceRuntime,
   startHttpServer,
   startQueueConsumer,
 } from '@anb/platform';
@@ -23,11 +21,8 @@ const service = 'processing';
 
 await runMain(service, async () => {
   const config = loadProcessingConfig();
-  const version = packageVersion(import.meta.url);
-  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
+  const { version, logger, lifecycle } = serviceRuntime(service, import.meta.url, config);
   const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
-  const lifecycle = new Lifecycle(logger, graceMs);
-  lifecycle.installSignalHandlers();
 
   // fail at start-up, not at the first job, when there is no ffmpeg to run
   const ffmpeg = mediaBinary('ffmpeg');

@@ -1,15 +1,13 @@
-import { createLogger } from '@anb/observability';
 import {
   EventStore,
-  Lifecycle,
   createHttpApp,
   databaseCheck,
   inboxHandler,
   inlineProjectionOf,
   openDatabase,
-  packageVersion,
   relayCheck,
   runMain,
+  serviceRuntime,
   startHttpServer,
   startOutboxRelay,
   startQueueConsumer,
@@ -26,10 +24,7 @@ const service = 'video-catalog';
 
 await runMain(service, async () => {
   const config = loadCatalogConfig();
-  const version = packageVersion(import.meta.url);
-  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
-  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
-  lifecycle.installSignalHandlers();
+  const { version, logger, lifecycle } = serviceRuntime(service, import.meta.url, config);
 
   const db = await openDatabase({ service, config, schema: catalogSchema, migrations: catalogMigrations, lifecycle });
 

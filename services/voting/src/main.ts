@@ -1,17 +1,15 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { createLogger } from '@anb/observability';
 import {
   EventStore,
-  Lifecycle,
   ProjectionSubscriber,
   awsClientConfig,
   createHttpApp,
   databaseCheck,
   inboxHandler,
   openDatabase,
-  packageVersion,
   relayCheck,
   runMain,
+  serviceRuntime,
   startHttpServer,
   startOutboxRelay,
   startQueueConsumer,
@@ -27,10 +25,7 @@ const service = 'voting';
 
 await runMain(service, async () => {
   const config = loadVotingConfig();
-  const version = packageVersion(import.meta.url);
-  const logger = createLogger({ service, level: config.LOG_LEVEL, version });
-  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_GRACE_SECONDS * 1000);
-  lifecycle.installSignalHandlers();
+  const { version, logger, lifecycle } = serviceRuntime(service, import.meta.url, config);
 
   const db = await openDatabase({ service, config, schema: votingSchema, migrations: votingMigrations, lifecycle });
 
