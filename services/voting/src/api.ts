@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PublicVideosQuery, RankingsQuery, pagination, type PublicVideo, type RankingRow } from '@anb/contracts';
-import { AppError, ConcurrencyError, Router, isUuid, optionalUser, readQuery, requireUser, type EventStore, type Knex } from '@anb/platform';
+import { AppError, ConcurrencyError, Router, counter, isUuid, optionalUser, readQuery, requireUser, type EventStore, type Knex } from '@anb/platform';
 import { PageCache } from './pageCache';
 import { foldForSearch } from './players/searchText';
 import { rankingPage } from './ranking/rankingReads';
@@ -21,6 +21,8 @@ export interface VotingApiDeps {
 
 type ShowcaseView = { items: Omit<PublicVideo, 'voted_by_me'>[]; total: number; json: string };
 type RankingView = { rows: RankingRow[]; total: number; json: string; etag: string };
+
+const votes = counter('anb.votes.cast', 'Votes recorded (their rate is votes/s); refused ones by reason', '{vote}');
 
 /** Clients may keep a public page this long; the ranking changes within a second anyway. */
 const publicCacheControl = 'public, max-age=1';
@@ -82,9 +84,16 @@ export function votingRoutes(deps: VotingApiDeps): Router {
       // exactly one commits and the others get a ConcurrencyError, i.e. "already voted".
       const events = decide({ type: 'CastVote', data: { videoId, voterId, video }, metadata: { now: now(), voteId: randomUUID() } }, initialState());
       await deps.store.append(voteStream(videoId, voterId), events, { expectedVersion: 'no_stream' });
+      votes.add(1, { outcome: 'recorded' });
     } catch (error) {
-      if (error instanceof VideoNotOpenForVotes) throw new AppError('VIDEO_NOT_FOUND');
-      if (error instanceof AlreadyVoted || error instanceof ConcurrencyError) throw new AppError('ALREADY_VOTED');
+      if (error instanceof VideoNotOpenForVotes) {
+        votes.add(1, { outcome: 'video_not_found' });
+        throw new AppError('VIDEO_NOT_FOUND');
+      }
+      if (error instanceof AlreadyVoted || error instanceof ConcurrencyError) {
+        votes.add(1, { outcome: 'already_voted' });
+        throw new AppError('ALREADY_VOTED');
+      }
       throw error;
     }
     ctx.body = { message: 'Voto registrado exitosamente.', video_id: videoId };
