@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@anb/platform/local';
@@ -15,7 +16,7 @@ let stack: TestStack;
 const lines: { service: string; line: string }[] = [];
 
 before(async () => {
-  stack = await startTestStack({ logs: (service, line) => lines.push({ service, line }) });
+  stack = await startTestStack({ logs: (service, line) => lines.push({ service, line }), env: { OTEL_METRIC_EXPORT_INTERVAL: '1000' } });
 });
 after(async () => {
   await stack?.stop();
@@ -130,5 +131,29 @@ describe('one trace from upload to published', () => {
     for (const secret of [player.signup.password1, player.token, player.token.split('.')[2]!, 'wrong-password-123', '$argon2id$', 'BEGIN PRIVATE KEY']) {
       assert.ok(!all.includes(secret), `a log line contains ${secret.slice(0, 12)}…`);
     }
+  });
+
+  test('metrics reach the local file: HTTP per route, relay lag, queues and DLQs, processing outcomes', async () => {
+    const file = join(stack.telemetryDir, 'metrics.jsonl');
+    const wanted = [
+      (m: { service: string; name: string; attributes: Record<string, unknown> }) =>
+        m.service === 'gateway' && m.name === 'http.server.request.duration' && m.attributes['http.route'] === '/api/videos/upload',
+      (m: { service: string; name: string }) => m.service === 'video-catalog' && m.name === 'anb.subscription.pending_events',
+      (m: { service: string; name: string; attributes: Record<string, unknown> }) =>
+        m.service === 'processing' && m.name === 'anb.queue.messages' && String(m.attributes.queue).endsWith('-processing-dlq'),
+      (m: { service: string; name: string; attributes: Record<string, unknown> }) =>
+        m.service === 'processing' && m.name === 'anb.processing.jobs' && m.attributes.outcome === 'processed',
+    ];
+    await waitFor(
+      () => {
+        if (!existsSync(file)) return false;
+        const metrics = readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { service: string; name: string; attributes: Record<string, unknown> });
+        return wanted.every((w) => metrics.some(w));
+      },
+      { timeoutMs: 45_000, intervalMs: 500, message: 'the expected metrics in metrics.jsonl' },
+    );
   });
 });
