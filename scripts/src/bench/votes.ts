@@ -259,6 +259,16 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 10_000));
   const relayAfter = await relayProgress();
   const relayRate = ((relayAfter.relayed - relayAt.relayed) * 1000) / (performance.now() - relayT0);
+  // the same votes straight to voting (what the gateway hop costs): new voters, ids passed as the gateway would
+  const directPairs = shuffle(Array.from({ length: voterCount }, () => randomUUID()).flatMap((voter) => videos.map((video) => ({ voter, video }))));
+  const votesDirect = await runLoad({
+    baseUrl: stack.urls.voting,
+    connections,
+    next: (i) => {
+      const pair = directPairs[i];
+      return pair ? { path: `/api/public/videos/${pair.video}/vote`, method: 'POST', headers: { 'x-anb-user-id': pair.voter } } : undefined;
+    },
+  });
   await db.destroy();
 
   log('5/5 replay (dry run) over the votes just cast…');
@@ -275,6 +285,7 @@ ${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
    the outbox relay publishes VoteCast to SNS (moto) at ${fmt(relayRate)} events/s (${fmt(relayAfter.relayed)} of ${fmt(relayAfter.total)} published 10 s after the ranking was complete)
 ${row('GET /api/public/rankings (gateway)', rankings, koa)}
 ${row('GET /api/public/rankings?city=… (gateway)', rankingsCity, koa)}
+${row('POST …/vote (voting direct, no gateway)', votesDirect, koa)}
 ${row('GET /api/public/rankings (voting direct)', rankingsDirect, koa)}
 ${row('GET /api/public/videos (gateway, anonymous)', showcase, koa)}
 ${row('GET /api/public/videos (gateway, signed in)', showcaseSignedIn, koa)}
