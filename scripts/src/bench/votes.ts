@@ -15,6 +15,7 @@
  * issue them — the gateway verifies every one — so thousands of voters need no argon2 signups.
  * Telemetry is off by default (the bare Koa has none; BENCH_TELEMETRY=1 runs the services with
  * OpenTelemetry as `npm start` does). Figures are printed; nothing about time is asserted.
+ * BENCH_PROFILE=gateway,voting writes V8 CPU profiles of those services to .data/profiles.
  *
  *   BENCH_VOTERS=400 BENCH_VIDEOS=20 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 npm run bench:votes
  */
@@ -28,6 +29,7 @@ import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
 import { SignJWT, calculateJwkThumbprint, exportJWK, importPKCS8 } from 'jose';
 import { repoRoot, startStack, type RunningStack } from '../stack/stack';
+import { cpuMeter, perRequest } from './cpu';
 import { runLoad, type LoadResult } from './load';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -174,12 +176,20 @@ const koa = await bareKoa();
 log('2/5 starting the stack (auth, voting, gateway; logs off)…');
 const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const telemetry = process.env.BENCH_TELEMETRY === '1';
+// BENCH_PROFILE=gateway,voting: V8 CPU profiles of those services (open the .cpuprofile in Chrome DevTools)
+const profiled = (process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean) as ('auth' | 'voting' | 'gateway')[];
+const profileDir = join(repoRoot, '.data', 'profiles');
+// BENCH_PG_STATS=1: the statements PostgreSQL spent its time on during the gateway votes (pg_stat_statements)
+const pgStats = process.env.BENCH_PG_STATS === '1';
 const stack = await startStack({
   services: ['auth', 'voting', 'gateway'],
+  ...(process.env.BENCH_MOTO_NICE ? { motoNice: Number(process.env.BENCH_MOTO_NICE) } : {}),
+  ...(pgStats ? { postgresFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] } : {}),
   logs: 'silent',
   // the services' own cost by default, like the bare Koa (BENCH_TELEMETRY=1: with OpenTelemetry as npm start runs it)
   env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
   serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
+  nodeArgs: Object.fromEntries(profiled.map((service) => [service, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]])),
 });
 try {
   const gateway = stack.gatewayUrl;
@@ -232,6 +242,12 @@ try {
 
   log(`4/5 votes: ${fmt(voterCount * videoCount)} (every voter votes every video)…`);
   const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
+  if (pgStats) {
+    await db.raw('create extension if not exists pg_stat_statements');
+    await db.raw('select pg_stat_statements_reset()');
+  }
+  const votesMeter = cpuMeter();
+  const votesFrom = process.hrtime.bigint() / 1000n; // µs on the clock CPU profiles use
   const votes = await runLoad({
     baseUrl: gateway,
     connections,
@@ -241,6 +257,14 @@ try {
     },
   });
   const lastVoteAt = performance.now();
+  const votesCpu = votesMeter.stop();
+  if (profiled.length > 0) log(`   the gateway votes in the CPU profiles: ${votesFrom}–${process.hrtime.bigint() / 1000n} µs`);
+  const statements = pgStats
+    ? ((await db.raw(
+        `select calls, round(total_exec_time)::int as ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
+           from pg_stat_statements order by total_exec_time desc limit 12`,
+      )) as { rows: { calls: string; ms: number; rows: string; query: string }[] }).rows
+    : [];
   const expectedTotal = (votes.statuses[200] ?? 0) + (warm.statuses[200] ?? 0);
   log(`   ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s (${fmt(votes.perSecond)}/s), statuses ${JSON.stringify(votes.statuses)}; waiting for the ranking to show ${fmt(expectedTotal)}`);
   let polls = 0;
@@ -261,6 +285,7 @@ try {
   const relayRate = ((relayAfter.relayed - relayAt.relayed) * 1000) / (performance.now() - relayT0);
   // the same votes straight to voting (what the gateway hop costs): new voters, ids passed as the gateway would
   const directPairs = shuffle(Array.from({ length: voterCount }, () => randomUUID()).flatMap((voter) => videos.map((video) => ({ voter, video }))));
+  const directMeter = cpuMeter();
   const votesDirect = await runLoad({
     baseUrl: stack.urls.voting,
     connections,
@@ -269,6 +294,7 @@ try {
       return pair ? { path: `/api/public/videos/${pair.video}/vote`, method: 'POST', headers: { 'x-anb-user-id': pair.voter } } : undefined;
     },
   });
+  const directCpu = directMeter.stop();
   await db.destroy();
 
   log('5/5 replay (dry run) over the votes just cast…');
@@ -283,9 +309,11 @@ ${row('bare Koa hello-world (ceiling)', koa)}
 ${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
    ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s, ${errors} errors; the ranking showed every vote ${fmt(reflectedMs)} ms after the last one (${polls} polls);
    the outbox relay publishes VoteCast to SNS (moto) at ${fmt(relayRate)} events/s (${fmt(relayAfter.relayed)} of ${fmt(relayAfter.total)} published 10 s after the ranking was complete)
+   CPU per vote: ${perRequest(votesCpu, votes.requests)}
 ${row('GET /api/public/rankings (gateway)', rankings, koa)}
 ${row('GET /api/public/rankings?city=… (gateway)', rankingsCity, koa)}
 ${row('POST …/vote (voting direct, no gateway)', votesDirect, koa)}
+   CPU per vote: ${perRequest(directCpu, votesDirect.requests)}
 ${row('GET /api/public/rankings (voting direct)', rankingsDirect, koa)}
 ${row('GET /api/public/videos (gateway, anonymous)', showcase, koa)}
 ${row('GET /api/public/videos (gateway, signed in)', showcaseSignedIn, koa)}
@@ -293,7 +321,7 @@ ${row('GET /api/public/videos (voting direct)', showcaseDirect, koa)}
 replay voting ranking (dry run):        ${fmt(replayRanking.events)} events at ${fmt(replayRanking.eventsPerSecond)} events/s
 replay voting public-videos (dry run):  ${fmt(replayShowcase.events)} events at ${fmt(replayShowcase.eventsPerSecond)} events/s
 
-targets: votes ≥ 10 % of bare Koa with p99 < 50 ms · rankings ≥ 50 % with p95 < 10 ms · public videos ≥ 25 % ·
+${statements.length ? `PostgreSQL during the gateway votes (pg_stat_statements, by total time):\n${statements.map((r) => `  ${String(r.ms).padStart(6)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(7)} rows  ${r.query}`).join('\n')}\n\n` : ''}targets: votes ≥ 10 % of bare Koa with p99 < 50 ms · rankings ≥ 50 % with p95 < 10 ms · public videos ≥ 25 % ·
          ranking reflects every vote within 1 s · replay ≥ 10k events/s
 `);
 } finally {

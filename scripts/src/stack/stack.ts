@@ -32,12 +32,18 @@ export interface StackOptions {
   prefix?: string;
   gatewayPort?: number;
   motoPort?: number;
+  /** extra settings for the embedded PostgreSQL (see startEmbeddedPostgres) */
+  postgresFlags?: readonly string[];
+  /** run moto at this lower CPU priority (1–19); see startMoto */
+  motoNice?: number;
   /** which services to run (default: all) */
   services?: readonly StackService[];
   logs?: LogMode | ((service: string, line: string) => void);
   /** extra environment for every service, or per service */
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<StackService, Record<string, string>>>;
+  /** extra node flags per service (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept) */
+  nodeArgs?: Partial<Record<StackService, string[]>>;
   /** how long each service may take to answer /health */
   readyTimeoutMs?: number;
   /** where local spans.jsonl / metrics.jsonl go (default: <dataDir>/telemetry, or a temporary folder) */
@@ -102,8 +108,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const [pgStarted, awsStarted] = await Promise.allSettled([
       options.databaseUrl
         ? Promise.resolve(undefined)
-        : startEmbeddedPostgres({ ...(options.dataDir ? { dataDir: join(options.dataDir, 'postgres') } : {}), onLog: () => {} }),
-      options.awsEndpoint ? Promise.resolve(undefined) : startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), onLog: () => {} }),
+        : startEmbeddedPostgres({
+            ...(options.dataDir ? { dataDir: join(options.dataDir, 'postgres') } : {}),
+            ...(options.postgresFlags ? { flags: options.postgresFlags } : {}),
+            onLog: () => {},
+          }),
+      options.awsEndpoint ? Promise.resolve(undefined) : startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), ...(options.motoNice ? { nice: options.motoNice } : {}), onLog: () => {} }),
     ]);
     const postgres: LocalPostgres | undefined = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
     const aws: LocalAws | undefined = awsStarted.status === 'fulfilled' ? awsStarted.value : undefined;
@@ -171,7 +181,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     const processes = new Map<StackService, ChildProcess>();
     const spawnService = (service: StackService, extraEnv: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
+      const child = spawn(process.execPath, [...(options.nodeArgs?.[service] ?? []), '--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
         cwd: repoRoot,
         env: { ...environment(service), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],

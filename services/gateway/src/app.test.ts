@@ -96,6 +96,64 @@ describe('gateway', () => {
     assert.equal((await json(res)).bytes, big.length);
   });
 
+  test('an answer ready before the body is sent (no token) follows the whole body, on a connection that stays usable', async () => {
+    const { Agent, request } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string, chunks: Buffer[], declared: number, token?: string) =>
+      new Promise<{ status: number; connection: string | undefined; code: string; sentAll: boolean }>((resolve, reject) => {
+        let sent = 0;
+        const req = request(`${gateway.url}${path}`, {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'multipart/form-data; boundary=x',
+            'content-length': String(declared),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+        });
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, code: JSON.parse(body).code, sentAll: sent === declared }));
+        });
+        req.on('error', reject);
+        const next = () => {
+          const chunk = chunks.shift();
+          if (!chunk) return void req.end();
+          sent += chunk.length;
+          req.write(chunk, () => setTimeout(next, 5));
+        };
+        next();
+      });
+    const chunks = Array.from({ length: 8 }, () => Buffer.alloc(256 * 1024, 1));
+    const unauthenticated = await send('/api/videos/upload', chunks, 8 * 256 * 1024);
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(unauthenticated.code, 'UNAUTHORIZED');
+    assert.ok(unauthenticated.sentAll, 'the answer came after the whole body');
+    assert.equal(unauthenticated.connection, 'keep-alive');
+    const next = await send('/api/videos/upload', [Buffer.alloc(1000, 2)], 1000, 'aaa.bbb.ccc');
+    assert.equal(next.status, 200, 'the same connection serves the next request');
+    agent.destroy();
+  });
+
+  test('an answer ready before a body too large to read goes out at once and closes the connection', async () => {
+    const { request } = await import('node:http');
+    const answer = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = request(`${gateway.url}/api/videos/upload`, {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(500 * 1024 * 1024) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(64 * 1024, 1)); // 64 KiB of the declared 500 MiB, then nothing more
+    });
+    assert.equal(answer.status, 401);
+    assert.equal(answer.connection, 'close');
+  });
+
   test('a declared body over the route limit is 413 before reaching the service', async () => {
     const before = seen.length;
     const res = await call('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
@@ -192,4 +250,93 @@ test('verified tokens are remembered until they expire, and not longer than the 
   cache.set('c', 'z', now / 1000 + 60, now);
   assert.equal(cache.get('a', now), undefined, 'the oldest entry makes room');
   assert.equal(cache.get('c', now), 'z');
+});
+
+describe('proxy: bodies, answers and timeouts', () => {
+  let echo: Server;
+  let gw: RunningServer;
+  before(async () => {
+    // answers by query: ?slow=ms waits, ?big=bytes sends that many bytes, ?chunked sends without a length
+    echo = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const url = new URL(req.url!, 'http://x');
+        const reply = () => {
+          res.setHeader('content-type', 'application/json');
+          if (url.searchParams.has('big')) {
+            res.end(Buffer.alloc(Number(url.searchParams.get('big')), 'a'));
+          } else if (url.searchParams.has('chunked')) {
+            res.write('{"part":');
+            setTimeout(() => res.end('1}'), 10);
+          } else {
+            res.end(JSON.stringify({ method: req.method, body: Buffer.concat(chunks).toString(), length: req.headers['content-length'] ?? null }));
+          }
+        };
+        const slow = Number(url.searchParams.get('slow') ?? 0);
+        if (slow) setTimeout(reply, slow);
+        else reply();
+      });
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    const app = createGatewayApp({
+      version: 'test',
+      logger: createLogger({ service: 'gateway', level: 'silent' }),
+      verifier,
+      upstreams: {
+        auth: { name: 'auth', baseUrl: echoUrl },
+        'video-catalog': { name: 'video-catalog', baseUrl: echoUrl },
+        voting: { name: 'voting', baseUrl: echoUrl },
+      },
+      proxy: { timeoutMs: 300, uploadTimeoutMs: 5000 },
+      authRatePerMinute: 0,
+      publicCache: false,
+    });
+    gw = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+  });
+  after(async () => {
+    await gw?.close();
+    echo.closeAllConnections();
+    await new Promise((r) => echo?.close(r));
+  });
+
+  test('a JSON body reaches the service intact, with its length', async () => {
+    const payload = JSON.stringify({ email: 'ana@example.com', password: 'ñandú-🏀' });
+    const res = await fetch(`${gw.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+    assert.equal(res.status, 200);
+    const seenBody = await json(res);
+    assert.equal(seenBody.body, payload);
+    assert.equal(seenBody.length, String(Buffer.byteLength(payload)));
+  });
+
+  test('a body sent without a length is still cut off at the route limit', async () => {
+    const chunks = [Buffer.alloc(40 * 1024, 'x'), Buffer.alloc(40 * 1024, 'x')];
+    const body = new ReadableStream({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.equal((await json(res)).code, 'PAYLOAD_TOO_LARGE');
+  });
+
+  test('large and unsized answers pass through whole', async () => {
+    const big = await fetch(`${gw.url}/api/public/rankings?big=${3 * 1024 * 1024}`);
+    assert.equal(big.status, 200);
+    assert.equal((await big.arrayBuffer()).byteLength, 3 * 1024 * 1024);
+    const chunked = await fetch(`${gw.url}/api/public/rankings?chunked=1`);
+    assert.deepEqual(await json(chunked), { part: 1 });
+  });
+
+  test('a service slower than the timeout answers 504 JSON', async () => {
+    const res = await fetch(`${gw.url}/api/public/rankings?slow=1500`);
+    assert.equal(res.status, 504);
+    assert.equal((await json(res)).code, 'UPSTREAM_TIMEOUT');
+    const fast = await fetch(`${gw.url}/api/public/rankings?slow=10`);
+    assert.equal(fast.status, 200, 'the next call is unaffected');
+  });
 });

@@ -34,6 +34,53 @@ export function requestId(): Koa.Middleware {
   };
 }
 
+/** a body still unread when the answer is ready is read and dropped up to this size; beyond, the connection is closed */
+const maxDiscardedBytes = 128 * 1024 * 1024;
+
+/**
+ * An answer ready before the client finished sending its body (401 on an upload, 413, a replayed
+ * Idempotency-Key, an early 400 from probing the first bytes) goes out once the rest of the body has
+ * been read and dropped, so the exchange stays the plain request-then-response that every client
+ * handles and the connection stays usable. A body too large to be worth reading (over 128 MiB to
+ * go) or a client that goes away gets `Connection: close` instead.
+ */
+export function discardUnreadBody(): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      const req = ctx.req;
+      const declared = Number(req.headers['content-length'] ?? 0);
+      const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
+      if (hasBody && !req.complete && !(await discardRest(req, declared))) ctx.set('Connection', 'close');
+    }
+  };
+}
+
+/** Reads what is left of a request body and drops it; false when it is too much or the client left. */
+function discardRest(req: Koa.Context['req'], declared: number): Promise<boolean> {
+  if (declared > 0 && declared - req.socket.bytesRead > maxDiscardedBytes) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (ok: boolean) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      resolve(ok);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxDiscardedBytes) done(false);
+    };
+    const onEnd = () => done(true);
+    const onClose = () => done(req.complete);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+    req.resume();
+  });
+}
+
 /** Trace headers on every response, so an operator can jump from a response to its trace. */
 export function traceHeaders(): Koa.Middleware {
   return async (ctx, next) => {
@@ -146,6 +193,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.status = report.status === 'healthy' ? 200 : 503;
     ctx.body = report;
   });
+  app.use(discardUnreadBody());
   app.use(requestId());
   app.use(traceHeaders());
   app.use(accessLog(options.logger));

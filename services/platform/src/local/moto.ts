@@ -24,11 +24,17 @@ export function motoAvailable(): boolean {
   return !probe.error && probe.status === 0;
 }
 
-/** Starts `moto_server` on a port (free one by default) and waits until `GET /moto-api/` answers. */
-export async function startMoto(options: { port?: number; onLog?: (line: string) => void } = {}): Promise<LocalAws> {
+/**
+ * Starts `moto_server` on a port (free one by default) and waits until `GET /moto-api/` answers.
+ * `nice` (1–19) runs it at a lower CPU priority: the emulator of services that in production run on
+ * other machines then takes only the CPU the platform's own processes leave (benchmarks use it).
+ */
+export async function startMoto(options: { port?: number; nice?: number; onLog?: (line: string) => void } = {}): Promise<LocalAws> {
   if (!motoAvailable()) throw new MissingPrerequisiteError(motoInstallHint);
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+  const args = ['-H', '127.0.0.1', '-p', String(port)];
+  // nice(1) execs moto_server in place: same pid, so stopping it works the same
+  const child: ChildProcess = spawn(options.nice ? 'nice' : 'moto_server', options.nice ? ['-n', String(options.nice), 'moto_server', ...args] : args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
   });

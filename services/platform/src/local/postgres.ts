@@ -19,6 +19,8 @@ export interface EmbeddedPostgresOptions {
   onLog?: (line: string) => void;
   /** a freshly initialised cluster to copy instead of running initdb (≈ 1 s saved per server) */
   templateDir?: string;
+  /** extra server settings, e.g. ['-c', 'shared_preload_libraries=pg_stat_statements'] */
+  flags?: readonly string[];
 }
 
 /**
@@ -38,7 +40,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     port,
     persistent: !temporary,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=' + (temporary ? 'off' : 'on'), '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=' + (temporary ? 'off' : 'on'), '-c', 'listen_addresses=127.0.0.1', ...(options.flags ?? [])],
     onLog: (message) => options.onLog?.(String(message).trimEnd()),
     onError: (message) => options.onLog?.(String(message).trimEnd()),
   });

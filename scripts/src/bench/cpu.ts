@@ -1,0 +1,60 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Who spends the machine's CPU during a benchmark: every process on it, grouped by role. */
+export type CpuRole = 'gateway' | 'auth' | 'voting' | 'video-catalog' | 'processing' | 'postgres' | 'moto' | 'load generator' | 'other';
+
+const roleOf = (pid: number, cmdline: string): CpuRole => {
+  if (pid === process.pid) return 'load generator';
+  const service = /services\/(gateway|auth|voting|video-catalog|processing)\/src\/main\.ts/.exec(cmdline);
+  if (service) return service[1] as CpuRole;
+  if (/(^|\/)postgres(\s|$)|postgres:/.test(cmdline)) return 'postgres';
+  if (cmdline.includes('moto_server')) return 'moto';
+  return 'other';
+};
+
+/** CPU seconds (user + system) per pid, with its role; empty where /proc is not there. */
+function sample(): Map<number, { role: CpuRole; seconds: number }> {
+  const out = new Map<number, { role: CpuRole; seconds: number }>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return out;
+  }
+  for (const name of pids) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(name);
+      out.set(pid, { role: roleOf(pid, cmdline), seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Starts counting; `stop()` gives the CPU seconds each role used since (processes born meanwhile count whole). */
+export function cpuMeter(): { stop(): Map<CpuRole, number> } {
+  const before = sample();
+  return {
+    stop() {
+      const used = new Map<CpuRole, number>();
+      for (const [pid, now] of sample()) {
+        const delta = now.seconds - (before.get(pid)?.seconds ?? 0);
+        if (delta > 0) used.set(now.role, (used.get(now.role) ?? 0) + delta);
+      }
+      return used;
+    },
+  };
+}
+
+/** "gateway 285 µs · voting 410 µs · …" per request, biggest first */
+export function perRequest(used: Map<CpuRole, number>, requests: number): string {
+  return [...used]
+    .filter(([, seconds]) => seconds / requests >= 5e-6)
+    .sort((a, b) => b[1] - a[1])
+    .map(([role, seconds]) => `${role} ${Math.round((seconds / requests) * 1e6)} µs`)
+    .join(' · ');
+}
