@@ -184,7 +184,7 @@ const pgStats = process.env.BENCH_PG_STATS === '1';
 const stack = await startStack({
   services: ['auth', 'voting', 'gateway'],
   ...(process.env.BENCH_MOTO_NICE ? { motoNice: Number(process.env.BENCH_MOTO_NICE) } : {}),
-  ...(pgStats ? { postgresFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] } : {}),
+  ...(pgStats ? { postgresFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] } : {}),
   logs: 'silent',
   // the services' own cost by default, like the bare Koa (BENCH_TELEMETRY=1: with OpenTelemetry as npm start runs it)
   env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
@@ -261,8 +261,12 @@ try {
   if (profiled.length > 0) log(`   the gateway votes in the CPU profiles: ${votesFrom}–${process.hrtime.bigint() / 1000n} µs`);
   const statements = pgStats
     ? ((await db.raw(
-        `select calls, round(total_exec_time)::int as ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
-           from pg_stat_statements order by total_exec_time desc limit 12`,
+        `(select 0 as k, sum(calls)::bigint as calls, round(sum(total_exec_time + total_plan_time))::int as ms, sum(rows)::bigint as rows,
+                 'all statements (planning ' || round(sum(total_plan_time)) || ' ms of it)' as query from pg_stat_statements)
+         union all
+         (select 1, calls, round(total_exec_time + total_plan_time)::int, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+            from pg_stat_statements order by total_exec_time + total_plan_time desc limit 14)
+         order by k, ms desc`,
       )) as { rows: { calls: string; ms: number; rows: string; query: string }[] }).rows
     : [];
   const expectedTotal = (votes.statuses[200] ?? 0) + (warm.statuses[200] ?? 0);
