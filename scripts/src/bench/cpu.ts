@@ -58,3 +58,12 @@ export function perRequest(used: Map<CpuRole, number>, requests: number): string
     .map(([role, seconds]) => `${role} ${Math.round((seconds / requests) * 1e6)} µs`)
     .join(' · ');
 }
+
+/** "moto 0.62 · voting 0.05 · …" cores busy per role over `seconds`, biggest first */
+export function coresBusy(used: Map<CpuRole, number>, seconds: number): string {
+  return [...used]
+    .filter(([, cpu]) => cpu / seconds >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([role, cpu]) => `${role} ${(cpu / seconds).toFixed(2)}`)
+    .join(' · ') + ' (cores)';
+}

@@ -34,8 +34,8 @@ export interface StackOptions {
   motoPort?: number;
   /** extra settings for the embedded PostgreSQL (see startEmbeddedPostgres) */
   postgresFlags?: readonly string[];
-  /** run moto at this lower CPU priority (1–19); see startMoto */
-  motoNice?: number;
+  /** run moto only on CPU the services leave idle (see startMoto) */
+  motoIdlePriority?: boolean;
   /** which services to run (default: all) */
   services?: readonly StackService[];
   logs?: LogMode | ((service: string, line: string) => void);
@@ -113,7 +113,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
             ...(options.postgresFlags ? { flags: options.postgresFlags } : {}),
             onLog: () => {},
           }),
-      options.awsEndpoint ? Promise.resolve(undefined) : startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), ...(options.motoNice ? { nice: options.motoNice } : {}), onLog: () => {} }),
+      options.awsEndpoint ? Promise.resolve(undefined) : startMoto({ ...(options.motoPort ? { port: options.motoPort } : {}), ...(options.motoIdlePriority ? { idlePriority: true } : {}), onLog: () => {} }),
     ]);
     const postgres: LocalPostgres | undefined = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
     const aws: LocalAws | undefined = awsStarted.status === 'fulfilled' ? awsStarted.value : undefined;

@@ -19,6 +19,11 @@ export const motoInstallHint =
   'moto_server (the local AWS) was not found on PATH. Install it with:  pip install "moto[server]"  ' +
   '(Python 3.9+), or point AWS_ENDPOINT_URL at a running moto/LocalStack.';
 
+function commandWorks(command: string): boolean {
+  const probe = spawnSync(command, ['--help'], { stdio: 'ignore' });
+  return !probe.error && probe.status === 0;
+}
+
 export function motoAvailable(): boolean {
   const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
   return !probe.error && probe.status === 0;
@@ -26,15 +31,21 @@ export function motoAvailable(): boolean {
 
 /**
  * Starts `moto_server` on a port (free one by default) and waits until `GET /moto-api/` answers.
- * `nice` (1–19) runs it at a lower CPU priority: the emulator of services that in production run on
- * other machines then takes only the CPU the platform's own processes leave (benchmarks use it).
+ * `idlePriority` runs it under the SCHED_IDLE policy (`chrt --idle`, else `nice -n 19`): the emulator of
+ * services that in production run on other machines then gets only the CPU the platform's own
+ * processes leave idle (benchmarks use it).
  */
-export async function startMoto(options: { port?: number; nice?: number; onLog?: (line: string) => void } = {}): Promise<LocalAws> {
+export async function startMoto(options: { port?: number; idlePriority?: boolean; onLog?: (line: string) => void } = {}): Promise<LocalAws> {
   if (!motoAvailable()) throw new MissingPrerequisiteError(motoInstallHint);
   const port = options.port ?? (await freePort());
   const args = ['-H', '127.0.0.1', '-p', String(port)];
-  // nice(1) execs moto_server in place: same pid, so stopping it works the same
-  const child: ChildProcess = spawn(options.nice ? 'nice' : 'moto_server', options.nice ? ['-n', String(options.nice), 'moto_server', ...args] : args, {
+  // chrt/nice exec moto_server in place: same pid, so stopping it works the same
+  const [command, commandArgs] = !options.idlePriority
+    ? ['moto_server', args]
+    : commandWorks('chrt')
+      ? ['chrt', ['--idle', '0', 'moto_server', ...args]]
+      : ['nice', ['-n', '19', 'moto_server', ...args]];
+  const child: ChildProcess = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
   });
