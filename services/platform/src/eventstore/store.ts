@@ -365,6 +365,9 @@ class GroupCommit {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
+        // one turn of the event loop first: requests whose bytes have already arrived join this group
+        // instead of each paying for a statement of its own (no timer: an idle store adds no latency)
+        if (this.queue.length < this.maxGroup) await new Promise((resolve) => setImmediate(resolve));
         const group = this.queue.splice(0, this.maxGroup);
         try {
           const recorded = new Map((await this.write(group.map((g) => g.row))).map((e) => [e.eventId, e]));
