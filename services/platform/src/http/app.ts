@@ -45,15 +45,14 @@ const maxDiscardedBytes = 128 * 1024 * 1024;
  * go) or a client that goes away gets `Connection: close` instead.
  */
 export function discardUnreadBody(): Koa.Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } finally {
-      const req = ctx.req;
-      const declared = Number(req.headers['content-length'] ?? 0);
-      const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
-      if (hasBody && !req.complete && !(await discardRest(req, declared))) ctx.set('Connection', 'close');
-    }
+  return (ctx, next) => {
+    const req = ctx.req;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    // most requests carry no body: nothing to wrap
+    if (!(declared > 0 || req.headers['transfer-encoding'] !== undefined)) return next();
+    return next().finally(async () => {
+      if (!req.complete && !(await discardRest(req, declared))) ctx.set('Connection', 'close');
+    });
   };
 }
 
