@@ -12,6 +12,13 @@ const roleOf = (pid: number, cmdline: string): CpuRole => {
   return 'other';
 };
 
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc; clock ticks of 1/100 s). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** CPU seconds (user + system) per pid, with its role; empty where /proc is not there. */
 function sample(): Map<number, { role: CpuRole; seconds: number }> {
   const out = new Map<number, { role: CpuRole; seconds: number }>();
@@ -23,11 +30,9 @@ function sample(): Map<number, { role: CpuRole; seconds: number }> {
   }
   for (const name of pids) {
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const pid = Number(name);
-      out.set(pid, { role: roleOf(pid, cmdline), seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      out.set(pid, { role: roleOf(pid, cmdline), seconds: cpuSecondsOf(pid) });
     } catch {
       // gone meanwhile
     }

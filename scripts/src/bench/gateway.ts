@@ -8,15 +8,16 @@
  *
  *   BENCH_SECONDS=6 BENCH_CONNECTIONS=50 BENCH_TELEMETRY=1 BENCH_PROFILE=1 npm run bench:gateway
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from '@anb/platform/local';
-import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
+import { exportJWK } from 'jose';
 import { repoRoot } from '../stack/stack';
+import { cpuSecondsOf } from './cpu';
 import { runLoad, type LoadResult, type LoadRequest } from './load';
+import { keyId, mintAccessTokens, startHello } from './support';
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
@@ -25,52 +26,20 @@ const profile = process.env.BENCH_PROFILE === '1';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-/** CPU time (user + system) of a process, in seconds */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function startHello(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'src', 'bench', 'hello.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString().split('\n')[0]!).port));
-    child.once('exit', () => reject(new Error('hello-world exited')));
-  });
-  return { child, url: `http://127.0.0.1:${port}` };
-}
-
 async function measure(name: string, baseUrl: string, pid: number, next: (i: number) => LoadRequest) {
   await runLoad({ baseUrl, connections, durationMs: 1000, next }); // warm-up
-  const before = cpuSeconds(pid);
+  const before = cpuSecondsOf(pid);
   const result = await runLoad({ baseUrl, connections, durationMs: seconds * 1000, next });
-  const cpuPerRequest = ((cpuSeconds(pid) - before) / result.requests) * 1e6;
+  const cpuPerRequest = ((cpuSecondsOf(pid) - before) / result.requests) * 1e6;
   return { name, result, cpuPerRequest };
 }
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-const jwk = { ...(await exportJWK(publicKey)), alg: 'EdDSA', use: 'sig' };
-const kid = await calculateJwkThumbprint({ kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! });
-const now = Math.floor(Date.now() / 1000);
-const tokens = await Promise.all(
-  Array.from({ length: 400 }, () =>
-    new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
-      .setSubject(randomUUID())
-      .setIssuer('anb-auth')
-      .setAudience('anb-api')
-      .setIssuedAt(now)
-      .setExpirationTime(now + 3600)
-      .sign(privateKey),
-  ),
-);
+const jwk = { ...(await exportJWK(publicKey)), alg: 'EdDSA', use: 'sig', kid: await keyId(publicKey) };
+const tokens = await mintAccessTokens(privateKey, 400);
 
 log(`bench:gateway — ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);
-const hello = await startHello({ HELLO_JWKS: JSON.stringify({ keys: [{ ...jwk, kid }] }) });
+const hello = await startHello({ HELLO_JWKS: JSON.stringify({ keys: [jwk] }) });
 const port = await freePort();
 const gateway = spawn(
   process.execPath,

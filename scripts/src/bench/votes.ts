@@ -20,17 +20,17 @@
  *   BENCH_VOTERS=400 BENCH_VIDEOS=20 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 npm run bench:votes
  */
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { sourceOfEvent } from '@anb/contracts';
 import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
-import { SignJWT, calculateJwkThumbprint, exportJWK, importPKCS8 } from 'jose';
 import { repoRoot, startStack, type RunningStack } from '../stack/stack';
 import { coresBusy, cpuMeter, perRequest } from './cpu';
 import { runLoad, type LoadResult } from './load';
+import { mintAccessTokens, startHello } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -44,17 +44,12 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function bareKoa(): Promise<LoadResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'src', 'bench', 'hello.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const hello = await startHello();
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString().split('\n')[0]!).port));
-      child.once('exit', () => reject(new Error('hello-world exited')));
-    });
-    const baseUrl = `http://127.0.0.1:${port}`;
-    await runLoad({ baseUrl, connections, durationMs: 1500, next: () => ({ path: '/' }) });
-    return await runLoad({ baseUrl, connections, durationMs: seconds * 1000, next: () => ({ path: '/' }) });
+    await runLoad({ baseUrl: hello.url, connections, durationMs: 1500, next: () => ({ path: '/' }) });
+    return await runLoad({ baseUrl: hello.url, connections, durationMs: seconds * 1000, next: () => ({ path: '/' }) });
   } finally {
-    child.kill('SIGTERM');
+    hello.child.kill('SIGTERM');
   }
 }
 
@@ -118,26 +113,6 @@ async function publishVideos(stack: RunningStack, owners: readonly string[]): Pr
   }
 }
 
-async function mintTokens(pem: string, count: number): Promise<string[]> {
-  const privateKey = await importPKCS8(pem, 'EdDSA', { extractable: true });
-  const jwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x });
-  const now = Math.floor(Date.now() / 1000);
-  return Promise.all(
-    Array.from({ length: count }, () =>
-      new SignJWT({})
-        .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
-        .setSubject(randomUUID())
-        .setIssuer('anb-auth')
-        .setAudience('anb-api')
-        .setIssuedAt(now)
-        .setExpirationTime(now + 3600)
-        .setJti(randomUUID())
-        .sign(privateKey),
-    ),
-  );
-}
-
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -175,6 +150,7 @@ const koa = await bareKoa();
 
 log('2/5 starting the stack (auth, voting, gateway; logs off)…');
 const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const signingKey = createPrivateKey(pem);
 const telemetry = process.env.BENCH_TELEMETRY === '1';
 // BENCH_PROFILE=gateway,voting: V8 CPU profiles of those services (open the .cpuprofile in Chrome DevTools)
 const profiled = (process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean) as ('auth' | 'voting' | 'gateway')[];
@@ -201,7 +177,7 @@ try {
     intervalMs: 200,
     message: 'the published videos reach the showcase (UserRegistered and VideoPublished through SNS/SQS)',
   });
-  const tokens = await mintTokens(pem, voterCount);
+  const tokens = await mintAccessTokens(signingKey, voterCount);
   log(`   ${ownerCount} owners (real signups), ${videoCount} published videos, ${voterCount} voters`);
 
   const db = createDatabase({ url: stack.databaseUrl, poolMax: 2 });
@@ -215,7 +191,7 @@ try {
     return rows[0]!;
   };
   // a short warm-up on other voters' first votes (same work, not counted)
-  const warmTokens = await mintTokens(pem, 50);
+  const warmTokens = await mintAccessTokens(signingKey, 50);
   const warm = await runLoad({
     baseUrl: gateway,
     connections,
@@ -242,7 +218,7 @@ try {
   });
 
   // warm every process on the vote path (JIT, pools) with votes of other voters before measuring: not counted
-  const hotTokens = await mintTokens(pem, 80);
+  const hotTokens = await mintAccessTokens(signingKey, 80);
   const hot = await runLoad({
     baseUrl: gateway,
     connections,
@@ -297,7 +273,7 @@ try {
   const relayCpu = relayMeter.stop();
   const relaySeconds = (performance.now() - relayT0) / 1000;
   const relayAfter = await relayProgress();
-  const relayRate = ((relayAfter.relayed - relayAt.relayed) * 1000) / (performance.now() - relayT0);
+  const relayRate = (relayAfter.relayed - relayAt.relayed) / relaySeconds;
   // the same votes straight to voting (what the gateway hop costs): new voters, ids passed as the gateway would
   const directPairs = shuffle(Array.from({ length: voterCount }, () => randomUUID()).flatMap((voter) => videos.map((video) => ({ voter, video }))));
   const directMeter = cpuMeter();

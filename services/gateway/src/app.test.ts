@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '@anb/observability';
 import { AppError, startHttpServer, type RunningServer } from '@anb/platform';
-import { createGatewayApp } from './app';
+import { createGatewayApp, type GatewayDeps } from './app';
 import { bearerToken, type TokenVerifier } from './authenticate';
 
 /** The gateway against fake services: routing, identity, streaming, limits, and what happens when a service is down. */
@@ -21,6 +21,25 @@ const verifier: TokenVerifier = {
   },
 };
 
+/** A gateway in front of fake services at `baseUrl` (voting at `votingUrl` when given); `overrides` replace the defaults. */
+function startGateway(baseUrl: string, overrides: Partial<GatewayDeps> & { votingUrl?: string } = {}): Promise<RunningServer> {
+  const { votingUrl, ...deps } = overrides;
+  const app = createGatewayApp({
+    version: 'test',
+    logger: createLogger({ service: 'gateway', level: 'silent' }),
+    verifier,
+    upstreams: {
+      auth: { name: 'auth', baseUrl },
+      'video-catalog': { name: 'video-catalog', baseUrl },
+      voting: { name: 'voting', baseUrl: votingUrl ?? baseUrl },
+    },
+    proxy: { timeoutMs: 5000, uploadTimeoutMs: 5000 },
+    authRatePerMinute: 0,
+    ...deps,
+  });
+  return startHttpServer(app, { port: 0, host: '127.0.0.1' });
+}
+
 before(async () => {
   upstream = createServer((req, res) => {
     let bytes = 0;
@@ -34,19 +53,7 @@ before(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  const app = createGatewayApp({
-    version: 'test',
-    logger: createLogger({ service: 'gateway', level: 'silent' }),
-    verifier,
-    upstreams: {
-      auth: { name: 'auth', baseUrl: upstreamUrl },
-      'video-catalog': { name: 'video-catalog', baseUrl: upstreamUrl },
-      voting: { name: 'voting', baseUrl: 'http://127.0.0.1:9' }, // nothing listens there
-    },
-    proxy: { timeoutMs: 5000, uploadTimeoutMs: 5000 },
-    authRatePerMinute: 6,
-  });
-  gateway = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+  gateway = await startGateway(upstreamUrl, { votingUrl: 'http://127.0.0.1:9' /* nothing listens there */, authRatePerMinute: 6 });
 });
 after(async () => {
   await gateway?.close();
@@ -200,19 +207,7 @@ test('bearerToken accepts only a well-formed Bearer JWT', () => {
 describe('public micro-cache', () => {
   let cached: RunningServer;
   before(async () => {
-    const app = createGatewayApp({
-      version: 'test',
-      logger: createLogger({ service: 'gateway', level: 'silent' }),
-      verifier,
-      upstreams: {
-        auth: { name: 'auth', baseUrl: upstreamUrl },
-        'video-catalog': { name: 'video-catalog', baseUrl: upstreamUrl },
-        voting: { name: 'voting', baseUrl: upstreamUrl },
-      },
-      proxy: { timeoutMs: 5000, uploadTimeoutMs: 5000 },
-      authRatePerMinute: 0,
-    });
-    cached = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+    cached = await startGateway(upstreamUrl);
   });
   after(async () => {
     await cached?.close();
@@ -280,20 +275,7 @@ describe('proxy: bodies, answers and timeouts', () => {
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
     const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-    const app = createGatewayApp({
-      version: 'test',
-      logger: createLogger({ service: 'gateway', level: 'silent' }),
-      verifier,
-      upstreams: {
-        auth: { name: 'auth', baseUrl: echoUrl },
-        'video-catalog': { name: 'video-catalog', baseUrl: echoUrl },
-        voting: { name: 'voting', baseUrl: echoUrl },
-      },
-      proxy: { timeoutMs: 300, uploadTimeoutMs: 5000 },
-      authRatePerMinute: 0,
-      publicCache: false,
-    });
-    gw = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+    gw = await startGateway(echoUrl, { proxy: { timeoutMs: 300, uploadTimeoutMs: 5000 }, publicCache: false });
   });
   after(async () => {
     await gw?.close();

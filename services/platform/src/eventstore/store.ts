@@ -140,13 +140,6 @@ export class EventStore {
     return options.trx ? run(options.trx) : this.db.transaction(run);
   }
 
-  /**
-   * A new stream with nothing else to do in its transaction (no caller transaction, no inline
-   * projection for these events): one statement instead of a transaction of seven round trips. The
-   * unique (stream_id, stream_version) index is the check — of racing appends exactly one inserts
-   * version 1 — and the NOTIFY rides in the same statement, delivered on its commit. (A vote is such an
-   * append: this is what lets voting take hundreds of votes per second per connection.)
-   */
   private newStreamRows(streamId: string, events: readonly NewEvent[], options: AppendOptions): NewStreamRow[] {
     const base = defaultMetadata(this.options.serviceActor);
     return events.map((event, i) => ({
@@ -160,22 +153,42 @@ export class EventStore {
     }));
   }
 
-  private async appendNewStream(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
-    const rows = this.newStreamRows(streamId, events, options);
-    let inserted: EventRow[];
-    try {
-      const { rows: out } = (await this.db.raw(
+  /**
+   * Rows of new streams in one statement, the NOTIFY riding in it (delivered on its commit). The unique
+   * (stream_id, stream_version) index is the check: of racing appends exactly one inserts version 1.
+   * `skipExisting` leaves a row that meets an existing (stream, version) out of the result instead of
+   * failing the statement. Named statements: parsed and planned once per connection, not once per call
+   * (about half PostgreSQL's CPU per append at low concurrency — bench:store); they need session-level
+   * pooling (a transaction-mode pgbouncer would not keep them), which this platform does not use.
+   */
+  private async insertNewStreams(rows: readonly NewStreamRow[], skipExisting: boolean): Promise<EventRow[]> {
+    const { rows: out } = (await this.db
+      .raw(
         `with inserted as (
            insert into ${this.table} (event_id, stream_id, stream_version, type, schema_version, data, metadata)
            select event_id, stream_id, stream_version, type, schema_version, data, metadata
              from jsonb_to_recordset(?::jsonb)
                as r(event_id uuid, stream_id text, stream_version integer, type text, schema_version integer, data jsonb, metadata jsonb)
+           ${skipExisting ? 'on conflict (stream_id, stream_version) do nothing' : ''}
            returning ${selectColumns})
          select inserted.*, pg_notify(?, (select max(position) from inserted)::text) is null as notified
            from inserted order by position`,
         [JSON.stringify(rows), notifyChannel(this.schema)],
-      )) as { rows: (EventRow & { notified: boolean })[] };
-      inserted = out.map(({ notified: _notified, ...row }) => row);
+      )
+      .options({ name: `anb_${skipExisting ? 'group' : 'new_stream'}_append_${this.schema}` })) as { rows: (EventRow & { notified: boolean })[] };
+    return out.map(({ notified: _notified, ...row }) => row);
+  }
+
+  /**
+   * A new stream with nothing else to do in its transaction (no caller transaction, no inline
+   * projection for these events): one statement instead of a transaction of seven round trips. (A vote
+   * is such an append: this is what lets voting take hundreds of votes per second per connection.)
+   */
+  private async appendNewStream(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    const rows = this.newStreamRows(streamId, events, options);
+    let inserted: EventRow[];
+    try {
+      inserted = await this.insertNewStreams(rows, false);
     } catch (error) {
       if (isPgError(error, pgErrorCodes.uniqueViolation, 'events_stream_version_unique')) throw new ConcurrencyError(streamId, 'no_stream', undefined);
       if (isPgError(error, pgErrorCodes.uniqueViolation, 'events_event_id_unique')) throw new DuplicateEventError(rows.map((r) => r.event_id));
@@ -190,24 +203,10 @@ export class EventStore {
    * A row the statement did not insert met an existing (stream, version 1): that caller gets the
    * ConcurrencyError it would have got alone — of identical concurrent votes exactly one is recorded.
    */
-  private readonly groupCommit = new GroupCommit(async (rows) => {
-    const { rows: out } = (await this.db.raw(
-      `with inserted as (
-         insert into ${this.table} (event_id, stream_id, stream_version, type, schema_version, data, metadata)
-         select event_id, stream_id, stream_version, type, schema_version, data, metadata
-           from jsonb_to_recordset(?::jsonb)
-             as r(event_id uuid, stream_id text, stream_version integer, type text, schema_version integer, data jsonb, metadata jsonb)
-         on conflict (stream_id, stream_version) do nothing
-         returning ${selectColumns})
-       select inserted.*, pg_notify(?, (select max(position) from inserted)::text) is null as notified
-         from inserted order by position`,
-      [JSON.stringify(rows), notifyChannel(this.schema)],
-      // a named statement: parsed and planned once per connection, not once per group (about half
-      // PostgreSQL's CPU per append at low concurrency — bench:store). Needs session-level pooling
-      // (a transaction-mode pgbouncer would not keep it), which this platform does not use.
-    ).options({ name: `anb_group_append_${this.schema}` })) as { rows: (EventRow & { notified: boolean })[] };
-    return out.map(({ notified: _notified, ...row }) => toRecorded(row));
-  }, (row) => this.appendNewStream(row.stream_id, [{ type: row.type, data: row.data, eventId: row.event_id, schemaVersion: row.schema_version, metadata: row.metadata }], {}));
+  private readonly groupCommit = new GroupCommit(
+    async (rows) => (await this.insertNewStreams(rows, true)).map(toRecorded),
+    (row) => this.appendNewStream(row.stream_id, [{ type: row.type, data: row.data, eventId: row.event_id, schemaVersion: row.schema_version, metadata: row.metadata }], {}),
+  );
 
   /** 0 when the stream does not exist. */
   async currentVersion(streamId: string, trx?: Knex.Transaction): Promise<number> {
@@ -332,15 +331,8 @@ function defaultMetadata(serviceActor: string | undefined): EventMetadata {
   };
 }
 
-interface NewStreamRow {
-  event_id: string;
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: EventMetadata;
-}
+/** a row of a new stream before it is inserted: what the database adds is not there yet */
+type NewStreamRow = Omit<EventRow, 'position' | 'transaction_id' | 'recorded_at'>;
 
 /**
  * Natural group commit: the first caller writes at once; callers that arrive while a write is in flight

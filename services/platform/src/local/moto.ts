@@ -25,8 +25,7 @@ function commandWorks(command: string): boolean {
 }
 
 export function motoAvailable(): boolean {
-  const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
-  return !probe.error && probe.status === 0;
+  return commandWorks('moto_server');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -84,7 +84,7 @@ export async function prepareClusterTemplate(dir: string): Promise<string> {
     const server = await startEmbeddedPostgres({ dataDir: partial });
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
-    (await import('node:fs')).renameSync(partial, dir);
+    renameSync(partial, dir);
   }
   return dir;
 }
