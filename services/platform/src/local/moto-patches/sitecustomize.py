@@ -1,0 +1,118 @@
+"""
+Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
+Python imports `sitecustomize` at start-up. It mends three costs of the local AWS that Amazon's
+services do not have, so that local runs and benchmarks are not dominated by the emulator:
+
+1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
+   whether the queue deduplicates by content, and that property counts the queue's visible,
+   in-flight and delayed messages by scanning them all. Every message SNS fans out to a queue
+   therefore costs time proportional to the queue's depth: with 7,000 messages waiting, one
+   delivery took about 0.1 s of CPU, so a queue nobody drains (a service not running locally, a
+   dead-letter queue) slowed every publish quadratically. While a message is being sent,
+   SendMessage now gets only the FIFO settings it reads; GetQueueAttributes and everything else
+   still get the full attributes with the real counts.
+2. The list of moto's service packages is read once, not listed from disk twice per request.
+3. The per-request access log of the development server is off (errors are still printed).
+
+Nothing here changes what moto stores or answers. Each mend checks that moto's internals look
+as expected and otherwise leaves moto as shipped.
+"""
+
+import sys
+import threading
+
+mended = []
+
+
+def _send_message_in_constant_time():
+    try:
+        from moto.sqs import models
+    except Exception:  # moto missing or reorganised: leave it alone
+        return
+    queue, backend = getattr(models, "Queue", None), getattr(models, "SQSBackend", None)
+    if queue is None or backend is None or not callable(getattr(backend, "send_message", None)):
+        return
+    attributes = queue.__dict__.get("attributes")
+    fifo_attributes = getattr(queue, "FIFO_ATTRIBUTES", None)
+    if not isinstance(attributes, property) or not isinstance(fifo_attributes, list):
+        return
+
+    sending = threading.local()
+
+    def attributes_unless_sending(self):
+        if not getattr(sending, "depth", 0):
+            return attributes.fget(self)
+        # what SendMessage reads: the FIFO settings (ContentBasedDeduplication), as the full property gives them
+        if not getattr(self, "fifo_queue", False):
+            return {}
+        out = {}
+        for name in fifo_attributes:
+            value = getattr(self, models.camelcase_to_underscores(name), None)
+            out[name] = str(value).lower() if isinstance(value, bool) else value
+        return out
+
+    queue.attributes = property(attributes_unless_sending)
+
+    send_message = backend.send_message
+
+    def send_message_without_counting(self, *args, **kwargs):
+        sending.depth = getattr(sending, "depth", 0) + 1
+        try:
+            return send_message(self, *args, **kwargs)
+        finally:
+            sending.depth -= 1
+
+    backend.send_message = send_message_without_counting
+    mended.append("sqs-send-in-constant-time")
+
+
+_send_message_in_constant_time()
+
+
+def _list_modules_once():
+    try:
+        from moto import backends
+    except Exception:
+        return
+    listing = getattr(backends, "list_of_moto_modules", None)
+    if not callable(listing):
+        return
+    modules = tuple(listing())
+    backends.list_of_moto_modules = lambda: modules
+    mended.append("modules-listed-once")
+
+
+_list_modules_once()
+
+
+def _quiet_request_log():
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    mended.append("no-request-log")
+
+
+_quiet_request_log()
+
+# one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
+print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
+
+
+def _chain_next_sitecustomize():
+    """This file shadows any other sitecustomize on the path (a virtualenv's, a distribution's): run it too."""
+    import importlib.machinery
+    import importlib.util
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for entry in sys.path:
+        if os.path.abspath(entry or ".") == here:
+            continue
+        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", [entry])
+        if spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return
+
+
+_chain_next_sitecustomize()

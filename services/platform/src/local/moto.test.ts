@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CreateTopicCommand, PublishBatchCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { awsClientConfig } from '../aws';
+import { startMoto, type LocalAws } from './moto';
+
+// its own moto, not the run's shared one: what it prints at start-up is part of what is checked
+let moto: LocalAws;
+const lines: string[] = [];
+let sns: SNSClient;
+let sqs: SQSClient;
+
+before(async () => {
+  moto = await startMoto({ onLog: (line) => lines.push(line) });
+  const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint };
+  sns = new SNSClient(awsClientConfig(settings));
+  sqs = new SQSClient(awsClientConfig(settings));
+});
+after(async () => {
+  sns?.destroy();
+  sqs?.destroy();
+  await moto?.stop();
+});
+
+async function counts(queueUrl: string) {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'QueueArn'],
+    }),
+  );
+  return {
+    visible: Number(out.Attributes?.ApproximateNumberOfMessages),
+    inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
+    arn: out.Attributes!.QueueArn!,
+  };
+}
+
+describe('the local AWS (moto) with the platform’s mends', () => {
+  test('every mend applies to the installed moto, and it says so at start-up', () => {
+    const line = lines.find((l) => l.startsWith('anb moto mends:'));
+    assert.ok(line, `no mends line in moto's output:\n${lines.join('\n')}`);
+    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log']) assert.ok(line.includes(mend), line);
+  });
+
+  test('GetQueueAttributes still counts waiting and in-flight messages', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'mends-standard' }));
+    await sqs.send(
+      new SendMessageBatchCommand({ QueueUrl, Entries: ['a', 'b', 'c', 'd'].map((body) => ({ Id: body, MessageBody: body })) }),
+    );
+    assert.deepEqual((({ visible, inFlight }) => ({ visible, inFlight }))(await counts(QueueUrl!)), { visible: 4, inFlight: 0 });
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 60 }));
+    assert.equal(received.Messages?.length, 1);
+    assert.deepEqual((({ visible, inFlight }) => ({ visible, inFlight }))(await counts(QueueUrl!)), { visible: 3, inFlight: 1 });
+  });
+
+  test('a FIFO queue with content-based deduplication still drops a repeated body', async () => {
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: 'mends-dedup.fifo', Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' } }),
+    );
+    for (const body of ['same', 'same', 'other']) await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageGroupId: 'g' }));
+    assert.equal((await counts(QueueUrl!)).visible, 2);
+  });
+
+  test('SNS still fans out to a subscribed queue through its filter policy, raw', async () => {
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'mends-topic' }));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'mends-subscriber' }));
+    await sns.send(
+      new SubscribeCommand({
+        TopicArn,
+        Protocol: 'sqs',
+        Endpoint: (await counts(QueueUrl!)).arn,
+        Attributes: { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ type: ['Wanted'] }), FilterPolicyScope: 'MessageAttributes' },
+      }),
+    );
+    await sns.send(
+      new PublishBatchCommand({
+        TopicArn,
+        PublishBatchRequestEntries: ['Wanted', 'Unwanted', 'Wanted'].map((type, i) => ({
+          Id: String(i),
+          Message: `${type}-${i}`,
+          MessageAttributes: { type: { DataType: 'String', StringValue: type } },
+        })),
+      }),
+    );
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    assert.deepEqual(received.Messages?.map((m) => m.Body).sort(), ['Wanted-0', 'Wanted-2']);
+  });
+
+  test('requests are not written to the log', () => {
+    assert.ok(lines.length > 0);
+    assert.equal(lines.filter((l) => /"(GET|POST|PUT) \/.* HTTP\/1\.1"/.test(l)).length, 0, lines.join('\n'));
+  });
+});
