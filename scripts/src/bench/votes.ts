@@ -210,12 +210,14 @@ try {
   const rankingsCity = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: (i) => ({ path: `/api/public/rankings?city=${['bogota', 'medellin', 'cali'][i % 3]}` }) });
   const showcase = await runLoad({ baseUrl: gateway, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
   const showcaseDirect = await runLoad({ baseUrl: stack.urls.voting, connections, durationMs: duration, next: () => ({ path: '/api/public/videos' }) });
+  const signedInMeter = cpuMeter();
   const showcaseSignedIn = await runLoad({
     baseUrl: gateway,
     connections,
     durationMs: duration,
     next: () => ({ path: '/api/public/videos', headers: { authorization: `Bearer ${readerToken}` } }),
   });
+  const signedInCpu = signedInMeter.stop();
 
   // warm every process on the vote path (JIT, pools) with votes of other voters before measuring: not counted
   const hotTokens = await mintAccessTokens(signingKey, 80);
@@ -316,6 +318,7 @@ ${row('POST …/vote (voting direct, no gateway)', votesDirect, koa)}
 ${row('GET /api/public/rankings (voting direct)', rankingsDirect, koa)}
 ${row('GET /api/public/videos (gateway, anonymous)', showcase, koa)}
 ${row('GET /api/public/videos (gateway, signed in)', showcaseSignedIn, koa)}
+   CPU per request: ${perRequest(signedInCpu, showcaseSignedIn.requests)}
 ${row('GET /api/public/videos (voting direct)', showcaseDirect, koa)}
 replay voting ranking (dry run):        ${fmt(replayRanking.events)} events at ${fmt(replayRanking.eventsPerSecond)} events/s
 replay voting public-videos (dry run):  ${fmt(replayShowcase.events)} events at ${fmt(replayShowcase.eventsPerSecond)} events/s
