@@ -191,6 +191,18 @@ try {
     )) as { rows: { total: number; relayed: number }[] };
     return rows[0]!;
   };
+  /** waits until the relay has published every event; its progress at that moment */
+  const relayCaughtUp = async (timeoutMs: number, message: string) => {
+    let progress = await relayProgress();
+    await waitFor(
+      async () => {
+        progress = await relayProgress();
+        return progress.relayed === progress.total;
+      },
+      { timeoutMs, intervalMs: 20, message },
+    );
+    return progress;
+  };
   // a short warm-up on other voters' first votes (same work, not counted)
   const warmTokens = await mintAccessTokens(signingKey, 50);
   const warm = await runLoad({
@@ -199,10 +211,7 @@ try {
     next: (i) => (i < warmTokens.length * 4 ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${warmTokens[Math.floor(i / 4)]}` } } : undefined),
   });
   // the relay publishes those votes to SNS (moto) after the fact: reads are measured once it is idle
-  await waitFor(async () => {
-    const p = await relayProgress();
-    return p.relayed === p.total;
-  }, { timeoutMs: 120_000, intervalMs: 100, message: 'the relay publishes the warm-up votes' });
+  await relayCaughtUp(120_000, 'the relay publishes the warm-up votes');
   log('3/5 reads…');
   const duration = seconds * 1000;
   const readerToken = tokens[0]!;
@@ -273,14 +282,7 @@ try {
   const relayT0 = performance.now();
   const relayMeter = cpuMeter();
   // until the relay has caught up (the rate is over the time it took, not over a fixed window)
-  let relayAfter = relayAt;
-  await waitFor(
-    async () => {
-      relayAfter = await relayProgress();
-      return relayAfter.relayed === relayAfter.total;
-    },
-    { timeoutMs: 300_000, intervalMs: 20, message: 'the relay publishes every vote' },
-  );
+  const relayAfter = await relayCaughtUp(300_000, 'the relay publishes every vote');
   const relayCpu = relayMeter.stop();
   const relaySeconds = (performance.now() - relayT0) / 1000;
   const relayRate = (relayAfter.relayed - relayAt.relayed) / relaySeconds;

@@ -30,7 +30,7 @@ export function motoAvailable(): boolean {
   return commandWorks('moto_server');
 }
 
-/** `moto-patches/sitecustomize.py`: SQS SendMessage in constant time, whatever the queue's depth (see the file) */
+/** `moto-patches/sitecustomize.py`, loaded by moto at start-up: mends the emulator's own costs (listed in the file) */
 const motoPatches = fileURLToPath(new URL('./moto-patches', import.meta.url));
 
 /**

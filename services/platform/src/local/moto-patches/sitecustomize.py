@@ -127,23 +127,22 @@ def _keep_connections_alive():
 
     def make_environ_reading_small_bodies(self):
         environ = make_environ(self)
-        keep = False
+        # one thread per connection, so the flag is this request's (read by send_header and the drain below)
+        state.keep_alive = False
         try:
             length = int(self.headers.get("Content-Length") or 0)
-            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
-            if not chunked and 0 <= length <= max_body and self.request_version == "HTTP/1.1":
-                environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length else b"")
-                keep = True
         except ValueError:
-            keep = False
-        self.anb_keep_alive = keep
-        state.keep_alive = keep
+            return environ
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        if not chunked and 0 <= length <= max_body and self.request_version == "HTTP/1.1":
+            environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length else b"")
+            state.keep_alive = True
         return environ
 
     send_header = handler.send_header
 
     def send_header_keeping_alive(self, keyword, value):
-        if getattr(self, "anb_keep_alive", False) and keyword.lower() == "connection" and value.lower() == "close":
+        if getattr(state, "keep_alive", False) and keyword.lower() == "connection" and value.lower() == "close":
             return
         return send_header(self, keyword, value)
 
