@@ -147,9 +147,10 @@ export class JobLedger {
           }),
         );
         const record = out.Attributes as JobRecord;
-        // DynamoDB evaluates the condition and writes atomically, so this read changes nothing there. The
-        // local stack's emulator (moto) does not: two racing claims can both pass the condition and the
-        // last write wins. Reading back who holds the lease makes the loser find out before it starts.
+        // DynamoDB evaluates the condition and writes atomically, so this read changes nothing there. A
+        // stock moto does not (the one the local stack starts is mended to): two racing claims can both
+        // pass the condition and the last write wins. Reading back who holds the lease makes the loser
+        // find out before it starts, whatever emulator AWS_ENDPOINT_URL points at.
         const holder = await this.get(videoId);
         if (holder?.leaseOwner !== owner || holder.status !== 'running') {
           const decision = claimDecision(holder, this.now());

@@ -11,6 +11,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '../aws';
 import { startMoto, type LocalAws } from './moto';
 
@@ -48,7 +49,7 @@ describe('the local AWS (moto) with the platform’s mends', () => {
   test('every mend applies to the installed moto, and it says so at start-up', () => {
     const line = lines.find((l) => l.startsWith('anb moto mends:'));
     assert.ok(line, `no mends line in moto's output:\n${lines.join('\n')}`);
-    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive']) assert.ok(line.includes(mend), line);
+    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes']) assert.ok(line.includes(mend), line);
   });
 
   test('GetQueueAttributes still counts waiting and in-flight messages', async () => {
@@ -145,6 +146,43 @@ describe('the local AWS (moto) with the platform’s mends', () => {
       assert.ok(got.equals(bytes));
     } finally {
       s3.destroy();
+    }
+  });
+
+  test('of many racing conditional DynamoDB writes to one item exactly one passes, as in DynamoDB', async () => {
+    const dynamo = new DynamoDBClient(awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint }));
+    try {
+      await dynamo.send(
+        new CreateTableCommand({
+          TableName: 'mends-claims',
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      for (const round of [1, 2, 3, 4, 5, 6]) {
+        const id = `claim-${round}`;
+        // the shape of processing's job claim: claim if nobody has, counting an attempt
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 16 }, (_, i) =>
+            dynamo.send(
+              new UpdateItemCommand({
+                TableName: 'mends-claims',
+                Key: { id: { S: id } },
+                UpdateExpression: 'SET claimedBy = :me ADD attempts :one',
+                ConditionExpression: 'attribute_not_exists(claimedBy)',
+                ExpressionAttributeValues: { ':me': { S: `worker-${i}` }, ':one': { N: '1' } },
+              }),
+            ),
+          ),
+        );
+        assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, `round ${round}: one claim passes`);
+        for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof ConditionalCheckFailedException, String(o.reason));
+        const item = await dynamo.send(new GetItemCommand({ TableName: 'mends-claims', Key: { id: { S: id } }, ConsistentRead: true }));
+        assert.equal(item.Item?.attempts?.N, '1', `round ${round}: one attempt counted`);
+      }
+    } finally {
+      dynamo.destroy();
     }
   });
 
