@@ -49,7 +49,7 @@ describe('the local AWS (moto) with the platform’s mends', () => {
   test('every mend applies to the installed moto, and it says so at start-up', () => {
     const line = lines.find((l) => l.startsWith('anb moto mends:'));
     assert.ok(line, `no mends line in moto's output:\n${lines.join('\n')}`);
-    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes']) assert.ok(line.includes(mend), line);
+    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes', 'query-parameters-by-prefix']) assert.ok(line.includes(mend), line);
   });
 
   test('GetQueueAttributes still counts waiting and in-flight messages', async () => {
@@ -94,6 +94,36 @@ describe('the local AWS (moto) with the platform’s mends', () => {
     );
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
     assert.deepEqual(received.Messages?.map((m) => m.Body).sort(), ['Wanted-0', 'Wanted-2']);
+  });
+
+  test('a full PublishBatch is read exactly: entries 1 and 10 (one a prefix of the other), each with its own attributes', async () => {
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'mends-batch-topic' }));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'mends-batch-subscriber' }));
+    await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: await queueArn(QueueUrl!), Attributes: { RawMessageDelivery: 'true' } }));
+    // entry i carries i % 3 + 1 attributes, so a parameter read from the wrong entry shows
+    const attributesOf = (i: number) => Object.fromEntries(Array.from({ length: (i % 3) + 1 }, (_, a) => [`attr${a}`, `value-${i}-${a}`]));
+    const out = await sns.send(
+      new PublishBatchCommand({
+        TopicArn,
+        PublishBatchRequestEntries: Array.from({ length: 10 }, (_, i) => ({
+          Id: `entry-${i + 1}`,
+          Message: JSON.stringify({ n: i + 1, text: 'a "quoted", %escaped & long-ish body' }),
+          MessageAttributes: Object.fromEntries(Object.entries(attributesOf(i + 1)).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
+        })),
+      }),
+    );
+    assert.deepEqual(out.Successful?.map((s) => s.Id).sort(), Array.from({ length: 10 }, (_, i) => `entry-${i + 1}`).sort());
+    const got = new Map<number, Record<string, string>>();
+    while (got.size < 10) {
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+      assert.ok(received.Messages?.length, `only ${got.size} of 10 arrived`);
+      for (const m of received.Messages ?? []) {
+        const body = JSON.parse(m.Body!) as { n: number; text: string };
+        assert.equal(body.text, 'a "quoted", %escaped & long-ish body');
+        got.set(body.n, Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue!])));
+      }
+    }
+    for (let n = 1; n <= 10; n++) assert.deepEqual(got.get(n), attributesOf(n), `entry ${n}`);
   });
 
   test('one connection carries several calls (keep-alive), a call with a body followed by one without', async () => {

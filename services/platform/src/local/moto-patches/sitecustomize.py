@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends five differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends six differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -19,6 +19,9 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
 5. DynamoDB writes are atomic, as in DynamoDB. moto reads an item, checks the condition and writes
    without a lock, on one thread per connection: two racing conditional writes could both pass
    (processing's job claims counted two attempts for one run). Writes now take one lock in turn.
+6. The query-protocol parser (SNS) finds parameters by prefix with a binary search over the sorted
+   keys instead of scanning every parameter for every structure it might read (about a fifth less
+   moto CPU per event published in batches of 10).
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -206,6 +209,51 @@ def _atomic_dynamodb_writes():
 
 
 _atomic_dynamodb_writes()
+
+def _query_parameters_found_by_prefix():
+    """
+    moto's parser for the query protocol (SNS, SQS's old protocol, IAM…) asks "does any parameter
+    start with this prefix?" once per structure it might descend into, by scanning every parameter
+    of the request. A PublishBatch of 10 events with 3 message attributes each has about 280
+    parameters and about 50 such structures per request: that scan was a third of moto's CPU per
+    published event. The keys are now sorted once per request and the question is a binary search
+    (the keys starting with a prefix, if any, begin at the first key not below it), same answer.
+    """
+    try:
+        import bisect
+        import inspect
+
+        from moto.core import parse
+    except Exception:
+        return
+    parser = getattr(parse, "QueryParser", None)
+    scan = getattr(parser, "_gonna_recurse", None)
+    try:
+        source = inspect.getsource(scan) if scan else ""
+    except (OSError, TypeError):
+        source = ""
+    if "startswith(prefix)" not in source or 'prefix == ""' not in source:
+        return
+    # one request is parsed at a time per thread; its keys are kept until the next one
+    last = threading.local()
+
+    def found_no_key_with_prefix(self, query_params, prefix):
+        if prefix == "":
+            return False
+        # (the parameters of a request do not change while it is parsed; len() would scan them too)
+        if getattr(last, "params", None) is query_params:
+            keys = last.keys
+        else:
+            keys = sorted(query_params)
+            last.params, last.keys = query_params, keys
+        i = bisect.bisect_left(keys, prefix)
+        return not (i < len(keys) and keys[i].startswith(prefix))
+
+    parser._gonna_recurse = found_no_key_with_prefix
+    mended.append("query-parameters-by-prefix")
+
+
+_query_parameters_found_by_prefix()
 
 # one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
 print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
