@@ -1,6 +1,8 @@
 /**
  * `npm run bench:relay`: how many events per second the outbox relay publishes to the local AWS (moto)
- * with PublishBatch, and how long until a queue subscribed to the topic holds them all. Prints figures.
+ * with PublishBatch, and how long until a queue subscribed to the topic holds them all — with the
+ * hand-written query-protocol publisher the services use and with the AWS SDK's, in turn,
+ * with the CPU each costs per event (the relay's process and moto), three rounds. Prints figures.
  *
  *   BENCH_EVENTS=5000 npm run bench:relay
  */
@@ -9,8 +11,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { bootstrapTopology } from '@anb/infra';
 import { createLogger } from '@anb/observability';
-import { EventStore, OutboxRelay, awsClientConfig, createDatabase, eventStoreMigrations, migrate } from '@anb/platform';
+import { EventStore, OutboxRelay, QuerySnsPublisher, SdkSnsPublisher, awsClientConfig, createDatabase, eventStoreMigrations, migrate, type SnsBatchPublisher } from '@anb/platform';
 import { startEmbeddedPostgres, startMoto, waitFor } from '@anb/platform/local';
+import { cpuSecondsOf } from './cpu';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // moto slows down as an unconsumed queue grows, so both runs start from an empty queue with the same count
@@ -43,32 +46,53 @@ try {
   }
   const appendS = (performance.now() - tAppend) / 1000;
 
-  const relay = new OutboxRelay({
-    store,
-    databaseUrl: pg.url,
-    sns,
-    topicArn: resources.topics['voting-events']!,
-    source: 'anb.voting',
-    publishes: ['VoteCast'],
-    logger: createLogger({ service: 'bench', level: 'warn' }),
-    readLimit: 500,
-  });
-  const t0 = performance.now();
-  const published = await relay.drain();
-  const publishS = (performance.now() - t0) / 1000;
   // VoteCast goes to the catalog queue (its subscription filters on type)
   const queueUrl = resources.queues.catalog!.url;
-  await waitFor(
-    async () => {
-      const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
-      return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) >= total;
-    },
-    { timeoutMs: 600_000, intervalMs: 200, message: 'every event in the queue' },
-  );
-  const deliveredS = (performance.now() - t0) / 1000;
+  const logger = createLogger({ service: 'bench', level: 'warn' });
   console.log(`appended ${total} events in ${appendS.toFixed(1)} s (${Math.round(total / appendS)} events/s, 100 per transaction)`);
-  console.log(`relay published ${published} events to moto in ${publishS.toFixed(1)} s → ${Math.round(published / publishS)} events/s (PublishBatch of 10, 4 batches in flight)`);
-  console.log(`all ${total} in the subscribed SQS queue after ${deliveredS.toFixed(1)} s`);
+  // each publisher relays every event under its own checkpoint name, from an empty queue, in turn,
+  // three times (the first round includes warming up: compare rounds 2 and 3)
+  const runs: { name: string; publisher: SnsBatchPublisher }[] = [
+    { name: 'lean', publisher: new QuerySnsPublisher(sns) },
+    { name: 'sdk', publisher: new SdkSnsPublisher(sns) },
+  ];
+  for (const round of [1, 2, 3]) {
+    for (const { name, publisher } of runs) {
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+      const relay = new OutboxRelay({
+        store,
+        databaseUrl: pg.url,
+        publisher,
+        topicArn: resources.topics['voting-events']!,
+        source: 'anb.voting',
+        publishes: ['VoteCast'],
+        logger,
+        name: `${name}-${round}`,
+        readLimit: 500,
+      });
+      const cpu = process.cpuUsage();
+      const motoCpu = cpuSecondsOf(moto.pid!);
+      const t0 = performance.now();
+      const published = await relay.drain();
+      const publishS = (performance.now() - t0) / 1000;
+      const used = process.cpuUsage(cpu);
+      const relayUs = (used.user + used.system) / published;
+      const motoUs = ((cpuSecondsOf(moto.pid!) - motoCpu) * 1e6) / published;
+      await waitFor(
+        async () => {
+          const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+          return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) >= total;
+        },
+        { timeoutMs: 600_000, intervalMs: 200, message: 'every event in the queue' },
+      );
+      const deliveredS = (performance.now() - t0) / 1000;
+      console.log(
+        `${name.padEnd(4)} PublishBatch (round ${round}): ${published} events in ${publishS.toFixed(2)} s → ${Math.round(published / publishS)} events/s; ` +
+          `CPU per event: relay process ${Math.round(relayUs)} µs (store reads included), moto ${Math.round(motoUs)} µs; all in the queue after ${deliveredS.toFixed(1)} s`,
+      );
+    }
+  }
+  await Promise.all(runs.map((r) => r.publisher.close()));
 
   // the same topic, one Publish per event (what a relay without batching would do), from an empty queue
   await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));

@@ -14,6 +14,7 @@ export * from './messaging/envelope';
 export * from './messaging/storeListener';
 export * from './messaging/subscription';
 export * from './messaging/relay';
+export * from './messaging/snsPublish';
 export * from './messaging/consumer';
 export * from './messaging/inbox';
 export * from './messaging/queueMonitor';

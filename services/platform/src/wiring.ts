@@ -8,6 +8,7 @@ import type { Lifecycle } from './lifecycle';
 import { QueueConsumer, type QueueConsumerOptions } from './messaging/consumer';
 import { watchQueues } from './messaging/queueMonitor';
 import { OutboxRelay } from './messaging/relay';
+import { QuerySnsPublisher } from './messaging/snsPublish';
 
 /**
  * The pieces every event-sourced service starts the same way, each registering its own stop with the
@@ -37,12 +38,17 @@ export function startOutboxRelay(options: {
   lifecycle: Lifecycle;
 }): OutboxRelay {
   const { service, config, lifecycle } = options;
+  // the SDK client resolves endpoint, region and credentials (and refreshes them); the calls are lean
   const sns = createSnsClient(config);
-  lifecycle.onStop('sns', () => sns.destroy());
+  const publisher = new QuerySnsPublisher(sns);
+  lifecycle.onStop('sns', async () => {
+    await publisher.close();
+    sns.destroy();
+  });
   const relay = new OutboxRelay({
     store: options.store,
     databaseUrl: config.DATABASE_URL,
-    sns,
+    publisher,
     topicArn: config.EVENTS_TOPIC_ARN,
     source: `anb.${service}`,
     publishes: topicOfProducer(service)?.events ?? [],

@@ -7,6 +7,8 @@ import { freePort, waitFor } from './ports';
 export interface LocalAws {
   /** e.g. http://127.0.0.1:4566 */
   readonly endpoint: string;
+  /** the emulator's process, when this one started it (benchmarks count its CPU) */
+  readonly pid?: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function startMoto(options: { port?: number; idlePriority?: boolean
   );
   return {
     endpoint,
+    pid: child.pid,
     async stop() {
       if (exited) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

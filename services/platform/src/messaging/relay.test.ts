@@ -13,12 +13,14 @@ import { startTestAws, startTestDatabase, waitFor, type LocalAws, type LocalPost
 import { receiveAll, topicWithQueue } from '../test-support/aws';
 import { testLogger } from '../test-support/logger';
 import { OutboxRelay } from './relay';
+import { QuerySnsPublisher } from './snsPublish';
 
 let pg: LocalPostgres;
 let aws: LocalAws & { prefix: string };
 let db: Knex;
 let sns: SNSClient;
 let sqs: SQSClient;
+let publisher: QuerySnsPublisher;
 const logger = testLogger();
 
 before(async () => {
@@ -27,8 +29,10 @@ before(async () => {
   const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.endpoint };
   sns = new SNSClient(awsClientConfig(settings));
   sqs = new SQSClient(awsClientConfig(settings));
+  publisher = new QuerySnsPublisher(sns);
 });
 after(async () => {
+  await publisher?.close();
   sns?.destroy();
   sqs?.destroy();
   await db?.destroy();
@@ -46,7 +50,7 @@ async function freshStore(name: string) {
   const { topicArn, queueUrl } = await topicWithQueue(sns, sqs, `${aws.prefix}-${name}`);
   const store = new EventStore(db, schema);
   const relay = (options: Partial<ConstructorParameters<typeof OutboxRelay>[0]> = {}) =>
-    new OutboxRelay({ store, databaseUrl: pg.url, sns, topicArn, source: 'anb.voting', publishes: ['VoteCast'], logger, ...options });
+    new OutboxRelay({ store, databaseUrl: pg.url, publisher, topicArn, source: 'anb.voting', publishes: ['VoteCast'], logger, ...options });
   return { store, relay, queueUrl, schema };
 }
 
@@ -101,8 +105,10 @@ describe('outbox relay', () => {
   test('does not move its checkpoint past events SNS did not take; resumes after a restart', async () => {
     const { store, relay, queueUrl, schema } = await freshStore('failure');
     for (let i = 0; i < 5; i++) await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())]);
-    const deadSns = new SNSClient({ ...awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }), maxAttempts: 1 });
-    await assert.rejects(relay({ sns: deadSns }).drain());
+    const deadSns = new SNSClient(awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }));
+    const dead = new QuerySnsPublisher(deadSns);
+    await assert.rejects(relay({ publisher: dead }).drain());
+    await dead.close();
     deadSns.destroy();
     assert.equal((await db(`${schema}.relay_checkpoints`)).length, 0);
     const r = relay();

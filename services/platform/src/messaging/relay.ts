@@ -1,9 +1,9 @@
-import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span } from '@opentelemetry/api';
 import type { Logger } from '@anb/observability';
 import type { EventStore } from '../eventstore/store';
 import type { GlobalCheckpoint, RecordedEvent } from '../eventstore/types';
 import { toEnvelope } from './envelope';
+import type { PublishEntry, SnsBatchPublisher } from './snsPublish';
 import { StoreSubscription, type SubscriptionRoundResult } from './subscription';
 import { donePrefixLength, planWaves } from './waves';
 
@@ -11,7 +11,8 @@ export interface RelayOptions {
   store: EventStore;
   /** a connection string for the dedicated LISTEN connection that also holds the leader lock */
   databaseUrl: string;
-  sns: SNSClient;
+  /** PublishBatch to SNS (QuerySnsPublisher in the services) */
+  publisher: SnsBatchPublisher;
   topicArn: string;
   /** CloudEvents source, `anb.<service>` */
   source: string;
@@ -107,7 +108,7 @@ export class OutboxRelay {
 
   private async publishBatch(batch: readonly RecordedEvent[]): Promise<{ succeeded: string[]; failed: string[] }> {
     const spans: Span[] = [];
-    const entries: PublishBatchRequestEntry[] = batch.map((event, i) => {
+    const entries: PublishEntry[] = batch.map((event, i) => {
       // the publish span continues the trace of the work that recorded the event
       const parent = propagation.extract(ROOT_CONTEXT, {
         ...(event.metadata.traceparent ? { traceparent: event.metadata.traceparent } : {}),
@@ -137,29 +138,24 @@ export class OutboxRelay {
         tracestate: carrier.tracestate ?? event.metadata.tracestate,
       };
       const envelope = toEnvelope(event, this.options.source, traceContext);
-      const attributes: PublishBatchRequestEntry['MessageAttributes'] = {
-        type: { DataType: 'String', StringValue: event.type },
-        source: { DataType: 'String', StringValue: this.options.source },
-      };
-      if (traceContext.traceparent) attributes.traceparent = { DataType: 'String', StringValue: traceContext.traceparent };
-      if (traceContext.tracestate) attributes.tracestate = { DataType: 'String', StringValue: traceContext.tracestate };
-      return { Id: String(i), Message: JSON.stringify(envelope), MessageAttributes: attributes };
+      const attributes: Record<string, string> = { type: event.type, source: this.options.source };
+      if (traceContext.traceparent) attributes.traceparent = traceContext.traceparent;
+      if (traceContext.tracestate) attributes.tracestate = traceContext.tracestate;
+      return { id: String(i), message: JSON.stringify(envelope), attributes };
     });
     const succeeded: string[] = [];
     const failed: string[] = [];
     try {
-      const out = await context.with(ROOT_CONTEXT, () =>
-        this.options.sns.send(new PublishBatchCommand({ TopicArn: this.options.topicArn, PublishBatchRequestEntries: entries })),
-      );
-      for (const ok of out.Successful ?? []) {
-        const i = Number(ok.Id);
+      const out = await this.options.publisher.publishBatch(this.options.topicArn, entries);
+      for (const ok of out.successful) {
+        const i = Number(ok.id);
         succeeded.push(batch[i]!.eventId);
-        spans[i]?.setAttribute('messaging.sns.message_id', ok.MessageId ?? '');
+        spans[i]?.setAttribute('messaging.sns.message_id', ok.messageId);
       }
-      for (const bad of out.Failed ?? []) {
-        const i = Number(bad.Id);
-        failed.push(`${batch[i]?.type} ${batch[i]?.eventId}: ${bad.Code} ${bad.Message ?? ''}`);
-        spans[i]?.setStatus({ code: SpanStatusCode.ERROR, message: `${bad.Code}: ${bad.Message ?? ''}` });
+      for (const bad of out.failed) {
+        const i = Number(bad.id);
+        failed.push(`${batch[i]?.type} ${batch[i]?.eventId}: ${bad.code} ${bad.message}`);
+        spans[i]?.setStatus({ code: SpanStatusCode.ERROR, message: `${bad.code}: ${bad.message}` });
       }
     } catch (error) {
       for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });

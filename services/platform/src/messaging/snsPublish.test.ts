@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { awsClientConfig } from '../aws';
+import { startTestAws, type LocalAws } from '../local';
+import { receiveAll, topicWithQueue } from '../test-support/aws';
+import { QuerySnsPublisher, SnsError, parsePublishBatchResponse, publishBatchBody, signedHeaders, type PublishEntry } from './snsPublish';
+
+/** node:crypto as the SDK signer's hash (its Node default, minus the package) */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.hash.update(bytes(data));
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+const bytes = (data: string | ArrayBuffer | ArrayBufferView) =>
+  typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+
+const awkward = 'línea 1\nlínea 2 — "comillas", <xml> & 100 % * (paréntesis) ! \'apóstrofo\' ~ 🏀 +=?/';
+const entries: PublishEntry[] = Array.from({ length: 10 }, (_, i) => ({
+  id: String(i),
+  message: JSON.stringify({ n: i, text: awkward }),
+  attributes: { type: i % 2 ? 'VoteCast' : 'VideoPublished', source: 'anb.voting', ...(i % 3 === 0 ? { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, note: awkward } : {}) },
+}));
+
+/** What a client sent to a throwaway HTTP server that answers a PublishBatch with no entries. */
+async function capture(send: (endpoint: string) => Promise<unknown>): Promise<{ body: string; headers: IncomingHttpHeaders }> {
+  let seen: { body: string; headers: IncomingHttpHeaders } | undefined;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      seen = { body, headers: req.headers };
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end('<PublishBatchResponse><PublishBatchResult><Successful/><Failed/></PublishBatchResult></PublishBatchResponse>');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await send(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+  assert.ok(seen, 'nothing arrived');
+  return seen;
+}
+
+describe('the hand-written SNS PublishBatch', () => {
+  test('sends exactly the parameters the AWS SDK sends for the same batch', async () => {
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:anb-voting-events';
+    const sdk = await capture(async (endpoint) => {
+      const sns = new SNSClient({ ...awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: endpoint }), maxAttempts: 1 });
+      try {
+        await sns.send(
+          new PublishBatchCommand({
+            TopicArn: topicArn,
+            PublishBatchRequestEntries: entries.map((e) => ({
+              Id: e.id,
+              Message: e.message,
+              MessageAttributes: Object.fromEntries(Object.entries(e.attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
+            })),
+          }),
+        );
+      } finally {
+        sns.destroy();
+      }
+    });
+    const ours = publishBatchBody(topicArn, entries);
+    // the same pairs, byte for byte (the order of parameters is free in a form)
+    const pairs = (body: string) => body.split('&').sort();
+    assert.deepEqual(pairs(ours), pairs(sdk.body));
+  });
+
+  test('signs as the AWS SDK signer does (SigV4), with and without a session token', async () => {
+    const body = publishBatchBody('arn:aws:sns:eu-west-1:123456789012:topic', entries.slice(0, 3));
+    const now = new Date('2026-11-25T23:59:58.123Z');
+    for (const credentials of [
+      { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+      { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret/with+symbols', sessionToken: 'FwoGZXIvYXdzEJr//////////session+token=' },
+    ]) {
+      for (const host of ['sns.eu-west-1.amazonaws.com', '127.0.0.1:4566']) {
+        const ours = signedHeaders({ host, path: '/', region: 'eu-west-1', body, now, credentials, signingKeys: new Map() });
+        const signer = new SignatureV4({ service: 'sns', region: 'eu-west-1', credentials, sha256: Sha256, uriEscapePath: true, applyChecksum: false });
+        const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', host };
+        const signed = await signer.sign(
+          { method: 'POST', protocol: 'https:', hostname: host.split(':')[0]!, path: '/', headers, body, query: {} },
+          { signingDate: now },
+        );
+        assert.equal(ours.authorization, signed.headers.authorization, `${host} ${credentials.accessKeyId}`);
+        assert.equal(ours['x-amz-date'], signed.headers['x-amz-date']);
+        assert.equal(ours['x-amz-security-token'], signed.headers['x-amz-security-token']);
+      }
+    }
+  });
+
+  test('reads an answer laid out as AWS lays it out, failures and escapes included', () => {
+    const xml = `<?xml version="1.0"?>
+<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <PublishBatchResult>
+    <Successful>
+      <member>
+        <MessageId>0b0f8f9e-1</MessageId>
+        <Id>0</Id>
+      </member>
+      <member><Id>2</Id><MessageId>0b0f8f9e-2</MessageId></member>
+    </Successful>
+    <Failed>
+      <member>
+        <Id>1</Id>
+        <Code>InvalidParameter</Code>
+        <Message>Invalid parameter: &lt;Message&gt; too &quot;long&quot; &amp; &#233;</Message>
+        <SenderFault>true</SenderFault>
+      </member>
+    </Failed>
+  </PublishBatchResult>
+  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>
+</PublishBatchResponse>`;
+    assert.deepEqual(parsePublishBatchResponse(xml), {
+      successful: [
+        { id: '0', messageId: '0b0f8f9e-1' },
+        { id: '2', messageId: '0b0f8f9e-2' },
+      ],
+      failed: [{ id: '1', code: 'InvalidParameter', message: 'Invalid parameter: <Message> too "long" & é', senderFault: true }],
+    });
+    assert.throws(() => parsePublishBatchResponse('<html>proxy error</html>'), SnsError);
+  });
+
+  describe('against the local AWS', () => {
+    let aws: LocalAws & { prefix: string };
+    let sns: SNSClient;
+    let sqs: SQSClient;
+    let publisher: QuerySnsPublisher;
+    before(async () => {
+      aws = await startTestAws();
+      const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.endpoint };
+      sns = new SNSClient(awsClientConfig(settings));
+      sqs = new SQSClient(awsClientConfig(settings));
+      publisher = new QuerySnsPublisher(sns);
+    });
+    after(async () => {
+      await publisher?.close();
+      sns?.destroy();
+      sqs?.destroy();
+      await aws?.stop();
+    });
+
+    test('every message and attribute arrives exactly in the subscribed queue; ids and message ids come back', async () => {
+      const { topicArn, queueUrl } = await topicWithQueue(sns, sqs, `${aws.prefix}-lean`);
+      const out = await publisher.publishBatch(topicArn, entries);
+      assert.deepEqual(out.failed, []);
+      assert.deepEqual(out.successful.map((s) => s.id).sort(), entries.map((e) => e.id).sort());
+      assert.ok(out.successful.every((s) => /^[\w-]{20,}$/.test(s.messageId)));
+      const messages = await receiveAll(sqs, queueUrl, 10);
+      assert.equal(messages.length, 10);
+      const byN = new Map(messages.map((m) => [(JSON.parse(m.Body!) as { n: number }).n, m]));
+      for (const entry of entries) {
+        const message = byN.get(Number(entry.id));
+        assert.equal(message?.Body, entry.message);
+        assert.deepEqual(Object.fromEntries(Object.entries(message?.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue])), entry.attributes);
+      }
+    });
+
+    test("a call SNS refuses is an SnsError with SNS's code, and nothing is published", async () => {
+      const missing = `arn:aws:sns:us-east-1:123456789012:${aws.prefix}-no-such-topic`;
+      await assert.rejects(publisher.publishBatch(missing, entries.slice(0, 1)), (error: unknown) => {
+        assert.ok(error instanceof SnsError, String(error));
+        assert.equal(error.code, 'NotFound');
+        return true;
+      });
+    });
+  });
+
+  test('a connection that breaks under the call is replaced and the call sent once more; a dead endpoint fails', async () => {
+    let connections = 0;
+    const answer = '<PublishBatchResponse><PublishBatchResult><Successful><member><Id>0</Id><MessageId>m-0</MessageId></member></Successful><Failed></Failed></PublishBatchResult></PublishBatchResponse>';
+    const server = createTcpServer((socket) => {
+      const n = ++connections;
+      let request = '';
+      socket.on('data', (chunk) => {
+        request += chunk.toString();
+        const head = request.indexOf('\r\n\r\n');
+        if (head < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(request.slice(0, head))?.[1] ?? 0);
+        if (request.length - head - 4 < length) return;
+        // the first connection goes away without an answer, as a server closing an idle connection would
+        if (n === 1) socket.destroy();
+        else socket.end(`HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: ${Buffer.byteLength(answer)}\r\nconnection: close\r\n\r\n${answer}`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const target = (port: number) => ({
+      endpoint: new URL(`http://127.0.0.1:${port}/`),
+      region: 'us-east-1',
+      credentials: async () => ({ accessKeyId: 'local', secretAccessKey: 'local' }),
+    });
+    const flaky = new QuerySnsPublisher(target((server.address() as AddressInfo).port));
+    const dead = new QuerySnsPublisher(target(9));
+    try {
+      assert.deepEqual(await flaky.publishBatch('arn:aws:sns:us-east-1:1:t', entries.slice(0, 1)), { successful: [{ id: '0', messageId: 'm-0' }], failed: [] });
+      assert.equal(connections, 2);
+      await assert.rejects(dead.publishBatch('arn:aws:sns:us-east-1:1:t', entries.slice(0, 1)));
+    } finally {
+      await Promise.all([flaky.close(), dead.close()]);
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
