@@ -257,13 +257,13 @@ try {
   if (profiled.length > 0) log(`   the gateway votes in the CPU profiles: ${votesFrom}–${process.hrtime.bigint() / 1000n} µs`);
   const statements = pgStats
     ? ((await db.raw(
-        `(select 0 as k, sum(calls)::bigint as calls, round(sum(total_exec_time + total_plan_time))::int as ms, sum(rows)::bigint as rows,
+        `(select 0 as k, sum(calls)::bigint as calls, round(sum(total_exec_time + total_plan_time))::int as ms, round(sum(total_plan_time))::int as plan, sum(rows)::bigint as rows,
                  'all statements (planning ' || round(sum(total_plan_time)) || ' ms of it)' as query from pg_stat_statements)
          union all
-         (select 1, calls, round(total_exec_time + total_plan_time)::int, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+         (select 1, calls, round(total_exec_time + total_plan_time)::int, round(total_plan_time)::int, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
             from pg_stat_statements order by total_exec_time + total_plan_time desc limit 14)
          order by k, ms desc`,
-      )) as { rows: { calls: string; ms: number; rows: string; query: string }[] }).rows
+      )) as { rows: { calls: string; ms: number; plan: number; rows: string; query: string }[] }).rows
     : [];
   const expectedTotal = (votes.statuses[200] ?? 0) + (warm.statuses[200] ?? 0) + (hot.statuses[200] ?? 0);
   log(`   ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s (${fmt(votes.perSecond)}/s), statuses ${JSON.stringify(votes.statuses)}; waiting for the ranking to show ${fmt(expectedTotal)}`);
@@ -334,7 +334,7 @@ ${row('GET /api/public/videos (voting direct)', showcaseDirect, koa)}
 replay voting ranking (dry run):        ${fmt(replayRanking.events)} events at ${fmt(replayRanking.eventsPerSecond)} events/s
 replay voting public-videos (dry run):  ${fmt(replayShowcase.events)} events at ${fmt(replayShowcase.eventsPerSecond)} events/s
 
-${statements.length ? `PostgreSQL during the gateway votes (pg_stat_statements, by total time):\n${statements.map((r) => `  ${String(r.ms).padStart(6)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(7)} rows  ${r.query}`).join('\n')}\n\n` : ''}targets: votes ≥ 10 % of bare Koa with p99 < 50 ms · rankings ≥ 50 % with p95 < 10 ms · public videos ≥ 25 % ·
+${statements.length ? `PostgreSQL during the gateway votes (pg_stat_statements, by total time):\n${statements.map((r) => `  ${String(r.ms).padStart(6)} ms (plan ${String(r.plan).padStart(4)}) ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(7)} rows  ${r.query}`).join('\n')}\n\n` : ''}targets: votes ≥ 10 % of bare Koa with p99 < 50 ms · rankings ≥ 50 % with p95 < 10 ms · public videos ≥ 25 % ·
          ranking reflects every vote within 1 s · replay ≥ 10k events/s
 `);
 } finally {

@@ -65,6 +65,8 @@ export const awsConfigSchema = z.object({
 export const databaseConfigSchema = z.object({
   DATABASE_URL: env.postgresUrl(),
   DATABASE_POOL_MAX: env.int(10, 1, 200),
+  /** false: statements are never prepared automatically (see preparedWhenHot; the few named in code still are) */
+  DATABASE_PREPARE_HOT: env.bool(true),
 });
 
 /**

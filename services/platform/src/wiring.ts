@@ -18,12 +18,17 @@ import { QuerySnsPublisher } from './messaging/snsPublish';
 /** The service's database, migrated to its latest schema; closed last on shutdown. */
 export async function openDatabase(options: {
   service: ServiceName;
-  config: { DATABASE_URL: string; DATABASE_POOL_MAX: number };
+  config: { DATABASE_URL: string; DATABASE_POOL_MAX: number; DATABASE_PREPARE_HOT?: boolean };
   schema: string;
   migrations: readonly Migration[];
   lifecycle: Lifecycle;
 }): Promise<Knex> {
-  const db = createDatabase({ url: options.config.DATABASE_URL, poolMax: options.config.DATABASE_POOL_MAX, applicationName: options.service });
+  const db = createDatabase({
+    url: options.config.DATABASE_URL,
+    poolMax: options.config.DATABASE_POOL_MAX,
+    applicationName: options.service,
+    prepareHotStatements: options.config.DATABASE_PREPARE_HOT !== false,
+  });
   options.lifecycle.onStop('database', () => db.destroy());
   await migrate(db, options.schema, options.migrations);
   return db;
