@@ -49,7 +49,7 @@ describe('the local AWS (moto) with the platform’s mends', () => {
   test('every mend applies to the installed moto, and it says so at start-up', () => {
     const line = lines.find((l) => l.startsWith('anb moto mends:'));
     assert.ok(line, `no mends line in moto's output:\n${lines.join('\n')}`);
-    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes', 'query-parameters-by-prefix']) assert.ok(line.includes(mend), line);
+    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes', 'query-parameters-by-prefix', 'publish-batch-answer-written']) assert.ok(line.includes(mend), line);
   });
 
   test('GetQueueAttributes still counts waiting and in-flight messages', async () => {
@@ -124,6 +124,28 @@ describe('the local AWS (moto) with the platform’s mends', () => {
       }
     }
     for (let n = 1; n <= 10; n++) assert.deepEqual(got.get(n), attributesOf(n), `entry ${n}`);
+  });
+
+  test('a PublishBatch answer lists the refused entry with its code and the taken ones with their message ids', async () => {
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'mends-refused-topic' }));
+    const out = await sns.send(
+      new PublishBatchCommand({
+        TopicArn,
+        PublishBatchRequestEntries: [
+          { Id: 'small-1', Message: 'fits' },
+          // over SNS's 256 KiB: refused, the others still published
+          { Id: 'too-big', Message: 'x'.repeat(262_145) },
+          { Id: 'small_2', Message: 'fits too' },
+        ],
+      }),
+    );
+    assert.deepEqual(out.Successful?.map((s) => s.Id).sort(), ['small-1', 'small_2']);
+    assert.ok(out.Successful?.every((s) => /^[\w-]{20,}$/.test(s.MessageId ?? '')));
+    assert.equal(out.Failed?.length, 1);
+    assert.equal(out.Failed?.[0]?.Id, 'too-big');
+    assert.equal(out.Failed?.[0]?.Code, 'InvalidParameter');
+    assert.equal(out.Failed?.[0]?.SenderFault, true);
+    assert.match(out.Failed?.[0]?.Message ?? '', /too long/i);
   });
 
   test('one connection carries several calls (keep-alive), a call with a body followed by one without', async () => {

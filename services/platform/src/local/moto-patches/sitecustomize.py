@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends six differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends seven differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -22,6 +22,8 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
 6. The query-protocol parser (SNS) finds parameters by prefix with a binary search over the sorted
    keys instead of scanning every parameter for every structure it might read (about a fifth less
    moto CPU per event published in batches of 10).
+7. The answer to a PublishBatch is written as the XML AWS sends, not through moto's generic,
+   reflective serializer (about a sixth less moto CPU per published event).
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -254,6 +256,51 @@ def _query_parameters_found_by_prefix():
 
 
 _query_parameters_found_by_prefix()
+
+def _publish_batch_answer_written_directly():
+    """
+    moto answers every call through a generic serializer that walks the API model and looks up each
+    field by reflection; for a PublishBatch of 10 that was about a sixth of moto's CPU per published
+    event. The answer (ids and message ids of the entries taken, code and message of those refused)
+    is written as the XML AWS sends instead; anything unexpected still goes the generic way.
+    """
+    try:
+        import uuid
+        from xml.sax.saxutils import escape
+
+        from moto.sns.responses import SNSResponse
+    except Exception:
+        return
+    publish_batch = getattr(SNSResponse, "publish_batch", None)
+    if not callable(publish_batch):
+        return
+
+    def text(value):
+        return escape(str(value))
+
+    def publish_batch_answered_directly(self):
+        result = publish_batch(self)
+        data = getattr(result, "result", None)
+        if not isinstance(data, dict) or set(data) != {"Successful", "Failed"}:
+            return result
+        parts = ['<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishBatchResult><Successful>']
+        for entry in data["Successful"]:
+            parts.append(f"<member><Id>{text(entry['Id'])}</Id><MessageId>{text(entry['MessageId'])}</MessageId></member>")
+        parts.append("</Successful><Failed>")
+        for entry in data["Failed"]:
+            fault = "true" if entry.get("SenderFault") else "false"
+            parts.append(
+                f"<member><Id>{text(entry['Id'])}</Id><Code>{text(entry['Code'])}</Code>"
+                f"<Message>{text(entry.get('Message', ''))}</Message><SenderFault>{fault}</SenderFault></member>"
+            )
+        parts.append(f"</Failed></PublishBatchResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></PublishBatchResponse>")
+        return "".join(parts), {"status": 200, "Content-Type": "text/xml"}
+
+    SNSResponse.publish_batch = publish_batch_answered_directly
+    mended.append("publish-batch-answer-written")
+
+
+_publish_batch_answer_written_directly()
 
 # one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
 print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
