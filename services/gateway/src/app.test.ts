@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '@anb/observability';
 import { AppError, startHttpServer, type RunningServer } from '@anb/platform';
+import { waitFor } from '@anb/platform/local';
 import { createGatewayApp, type GatewayDeps } from './app';
 import { bearerToken, type TokenVerifier } from './authenticate';
 
@@ -250,8 +251,11 @@ test('verified tokens are remembered until they expire, and not longer than the 
 describe('proxy: bodies, answers and timeouts', () => {
   let echo: Server;
   let gw: RunningServer;
+  /** answers the echo server could not finish because the other side went away */
+  let cutShort = 0;
   before(async () => {
-    // answers by query: ?slow=ms waits, ?big=bytes sends that many bytes, ?chunked sends without a length
+    // answers by query: ?slow=ms waits, ?big=bytes sends that many bytes, ?chunked sends without a length,
+    // ?endless sends until the reader goes away
     echo = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -261,6 +265,15 @@ describe('proxy: bodies, answers and timeouts', () => {
           res.setHeader('content-type', 'application/json');
           if (url.searchParams.has('big')) {
             res.end(Buffer.alloc(Number(url.searchParams.get('big')), 'a'));
+          } else if (url.searchParams.has('endless')) {
+            // 64 KiB at a time, as fast as the reader takes them, until the other side goes away
+            const chunk = Buffer.alloc(64 * 1024, 'b');
+            res.once('close', () => cutShort++);
+            const pump = () => {
+              while (!res.destroyed && res.write(chunk));
+              if (!res.destroyed) res.once('drain', pump);
+            };
+            pump();
           } else if (url.searchParams.has('chunked')) {
             res.write('{"part":');
             setTimeout(() => res.end('1}'), 10);
@@ -312,6 +325,18 @@ describe('proxy: bodies, answers and timeouts', () => {
     assert.equal((await big.arrayBuffer()).byteLength, 3 * 1024 * 1024);
     const chunked = await fetch(`${gw.url}/api/public/rankings?chunked=1`);
     assert.deepEqual(await json(chunked), { part: 1 });
+  });
+
+  test('a client that leaves in the middle of a large answer stops the call to the service', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${gw.url}/api/public/rankings?endless=1`, { signal: controller.signal });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await waitFor(() => cutShort === 1, { timeoutMs: 5000, message: 'the service sees its answer cut short' });
+    const next = await fetch(`${gw.url}/api/public/rankings?slow=1`);
+    assert.equal(next.status, 200, 'the gateway goes on serving');
   });
 
   test('a service slower than the timeout answers 504 JSON', async () => {
