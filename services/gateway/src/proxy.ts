@@ -39,10 +39,10 @@ const sharedDispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000,
  * Forwards a request to the service that owns the route. Uploads stream both ways (a video never sits
  * in the gateway's memory) and are cut off at the route's limit; the small JSON bodies of every other
  * route are read whole (same limit), and answers up to 1 MiB are read whole too — a streamed pipe per
- * request costs more than the bytes (other calls go through `exchange`, on undici's dispatcher directly;
- * uploads through undici's `request`, for its abort signal). The client's Authorization and any x-anb-user-id it sent are
- * dropped; the verified user id is passed instead, with the trace context. An unreachable service
- * answers 503, a slow one 504.
+ * request costs more than the bytes (calls go through `exchange`, on undici's dispatcher directly;
+ * uploads through undici's `request`, for its abort signal). The client's Authorization and any
+ * x-anb-user-id it sent are dropped; the verified user id is passed instead, with the trace context.
+ * An unreachable service answers 503, a slow one 504.
  */
 export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOptions) {
   const isUpload = route.body?.contentType === 'multipart/form-data';
