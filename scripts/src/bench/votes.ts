@@ -321,7 +321,7 @@ ${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
    ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s, ${errors} errors; the ranking showed every vote ${fmt(reflectedMs)} ms after the last one (${polls} polls);
    the outbox relay publishes VoteCast to SNS (moto) at ${fmt(relayRate)} events/s once the votes stop: the ${fmt(relayAfter.relayed - relayAt.relayed)} still waiting then took ${fmt(relaySeconds, 1)} s
    CPU per vote: ${perRequest(votesCpu, votes.requests)}
-   CPU with no requests, while the relay publishes the backlog: ${coresBusy(relayCpu, relaySeconds)}
+   ${relaySeconds >= 0.2 ? `CPU with no requests, while the relay publishes the backlog: ${coresBusy(relayCpu, relaySeconds)}` : 'the backlog was too short to measure the CPU the relay spends on it alone'}
 ${row('GET /api/public/rankings (gateway)', rankings, koa)}
 ${row('GET /api/public/rankings?city=… (gateway)', rankingsCity, koa)}
 ${row('POST …/vote (voting direct, no gateway)', votesDirect, koa)}
