@@ -45,6 +45,8 @@ export interface LogReadOptions {
   readonly storeBound: LogBound;
   readonly inboxBound: LogBound;
   readonly upcasters?: Readonly<Record<string, Upcaster>>;
+  /** the xmin a safe read stops at, when the caller already took it (else read here) */
+  readonly xmin?: string;
 }
 
 export interface LogRead {
@@ -190,7 +192,7 @@ const checkpointOf = (event: PositionedLogEvent): GlobalCheckpoint => ({ transac
 export async function readLog(db: Knex, schema: string, options: LogReadOptions): Promise<LogRead> {
   const needsXmin = options.storeBound === 'safe' || options.inboxBound === 'safe';
   // one xmin for both tables, so both are cut at the same point in time
-  const xmin = needsXmin ? await currentXmin(db) : undefined;
+  const xmin = needsXmin ? (options.xmin ?? (await currentXmin(db))) : undefined;
   const store = await readStoreEvents(db, schema, {
     after: options.from.store,
     types: options.storeTypes,

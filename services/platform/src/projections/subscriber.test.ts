@@ -43,6 +43,36 @@ describe('projection subscriber', () => {
     assert.equal(await subscriber.drain(), 0);
   });
 
+  test('while events flow a round skips the look ahead and reads table, checkpoint and xmin at once; idle, it only looks', async () => {
+    const schema = 'sub_rounds';
+    const projection = tallyProjection(schema, { storeFeed: 'subscriber' });
+    const store = await projectionSchema(db, schema, [projection]);
+    const owner = randomUUID();
+    for (let i = 0; i < 120; i++) await store.append(`vote:${i}`, [voteCastEvent(owner)]);
+    const subscriber = new ProjectionSubscriber({ db, databaseUrl: pg.url, schema, projections: [projection], logger, batchSize: 50 });
+    const seen: string[] = [];
+    const record = (query: { sql: string }) => seen.push(query.sql);
+    db.on('query', record);
+    try {
+      assert.equal(await subscriber.drain(), 120);
+      const looks = seen.filter((sql) => sql.includes('as found')).length;
+      const separateReads = seen.filter((sql) => /from "sub_rounds"\."(projections|projection_checkpoints)"/.test(sql)).length;
+      const states = seen.filter((sql) => sql.includes('left join') && sql.includes('projection_checkpoints')).length;
+      // rounds of 50, 50, 20, then one finding nothing: none looks ahead (the first has nothing to look from)
+      assert.equal(looks, 0, seen.join('\n'));
+      assert.equal(separateReads, 0, seen.join('\n'));
+      assert.equal(states, 4);
+      // idle now: a round is one look, no transaction
+      seen.length = 0;
+      assert.equal(await subscriber.drain({ untilCommitted: false }), 0);
+      assert.equal(seen.filter((sql) => sql.includes('as found')).length, 1, seen.join('\n'));
+      assert.equal(seen.filter((sql) => sql.includes('left join')).length, 0, seen.join('\n'));
+    } finally {
+      db.off('query', record);
+    }
+    assert.equal((await tallies(schema)).get(owner), 120);
+  });
+
   test('is woken by NOTIFY: a vote shows up well within a second, not at the next poll', async () => {
     const schema = 'sub_notify';
     const projection = tallyProjection(schema, { storeFeed: 'subscriber' });

@@ -18,6 +18,26 @@ export async function liveTable(db: Knex, projection: ProjectionDefinition): Pro
   return { version: row.version, table: row.live_table };
 }
 
+/**
+ * The live table, its checkpoint and the current xmin in one statement (one snapshot): what a round of
+ * the live subscriber reads first, after taking the projection's lock (three round trips before).
+ */
+export async function liveTableState(
+  trx: Knex.Transaction,
+  projection: ProjectionDefinition,
+): Promise<{ table: string; checkpoint: GlobalCheckpoint; xmin: string }> {
+  const { rows } = (await trx.raw(
+    `select p.live_table, c.transaction_id::text as xid_text, c.position, pg_snapshot_xmin(pg_current_snapshot())::text as xmin
+       from ??.projections p left join ??.projection_checkpoints c on c.physical_table = p.live_table
+      where p.name = ?`,
+    [projection.schema, projection.schema, projection.name],
+  )) as { rows: { live_table: string; xid_text: string | null; position: number | null; xmin: string }[] };
+  const row = rows[0];
+  if (!row) throw new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
+  const checkpoint = row.xid_text === null || row.position === null ? startOfStore : { transactionId: row.xid_text, position: row.position };
+  return { table: row.live_table, checkpoint, xmin: row.xmin };
+}
+
 /** Where a physical table of a subscriber-fed projection stands in the store (start when it never moved). */
 export async function tableCheckpoint(db: Knex, schema: string, table: string): Promise<GlobalCheckpoint> {
   const row = (await db(`${schema}.projection_checkpoints`)
@@ -64,6 +84,8 @@ export interface CatchUpOptions {
   /** how far to go (default: every final event) */
   readonly bound?: LogBound;
   readonly upcasters?: Readonly<Record<string, Upcaster>>;
+  /** the table's checkpoint and the xmin, when the caller read them in this transaction (liveTableState) */
+  readonly known?: { readonly checkpoint: GlobalCheckpoint; readonly xmin: string };
 }
 
 /**
@@ -77,8 +99,9 @@ export async function applyNextBatch(
   table: string,
   options: CatchUpOptions,
 ): Promise<{ applied: number; checkpoint: GlobalCheckpoint; more: boolean }> {
-  const after = await tableCheckpoint(trx, projection.schema, table);
+  const after = options.known?.checkpoint ?? (await tableCheckpoint(trx, projection.schema, table));
   const read = await readLog(trx, projection.schema, {
+    ...(options.known ? { xmin: options.known.xmin } : {}),
     from: { store: after, inbox: startOfStore },
     storeTypes: projection.storeEvents,
     inboxTypes: [],
@@ -141,6 +164,8 @@ export class ProjectionSubscriber {
   private readonly pollIntervalMs: number;
   private readonly minRoundIntervalMs: number;
   private readonly lastSeen = new Map<string, GlobalCheckpoint>();
+  /** projections whose last round applied events: while events flow, the cheap look first is skipped */
+  private readonly flowing = new Set<string>();
   private readonly listener: StoreListener;
   private running = false;
   private loopDone: Promise<void> | undefined;
@@ -246,17 +271,21 @@ export class ProjectionSubscriber {
 
   private async roundFor(projection: ProjectionDefinition): Promise<number> {
     const { db } = this.options;
-    // a cheap look first, outside any transaction: the live table's checkpoint is never behind lastSeen
+    // a cheap look first, outside any transaction (the live table's checkpoint is never behind lastSeen);
+    // not while events keep coming: the last round found some, so this one very likely will too
     const seen = this.lastSeen.get(projection.name);
-    if (seen && !(await this.anyAfter(projection, seen))) return 0;
+    if (seen && !this.flowing.has(projection.name) && !(await this.anyAfter(projection, seen))) return 0;
     const result = await db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock_shared(hashtext(?))', [projectionLockKey(projection)]);
-      const { table } = await liveTable(trx, projection);
+      const { table, checkpoint, xmin } = await liveTableState(trx, projection);
       return applyNextBatch(trx, projection, table, {
         limit: this.batchSize,
+        known: { checkpoint, xmin },
         ...(this.options.upcasters ? { upcasters: this.options.upcasters } : {}),
       });
     });
+    if (result.applied > 0) this.flowing.add(projection.name);
+    else this.flowing.delete(projection.name);
     const previous = this.lastSeen.get(projection.name);
     if (!previous || compareCheckpoints(result.checkpoint, previous) > 0) {
       this.lastSeen.set(projection.name, laterCheckpoint(result.checkpoint, previous ?? startOfStore));
