@@ -67,6 +67,23 @@ describe('voting', () => {
     assert.equal(shown.votes, 1);
   });
 
+  test('concurrent first votes for a video look it up once', async () => {
+    const owner = await player();
+    const video = await publish(owner.userId);
+    let lookups = 0;
+    const count = (query: { sql: string; bindings?: unknown[] }) => {
+      if (query.sql.includes('"public_videos"') && query.bindings?.includes(video.videoId)) lookups++;
+    };
+    h.db.on('query', count);
+    try {
+      const results = await Promise.all(Array.from({ length: 30 }, () => vote(video.videoId, randomUUID())));
+      assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+    } finally {
+      h.db.off('query', count);
+    }
+    assert.equal(lookups, 1);
+  });
+
   test('unknown, malformed, unpublished and deleted videos are 404 VIDEO_NOT_FOUND', async () => {
     const owner = await player();
     const deleted = await publish(owner.userId);

@@ -139,26 +139,35 @@ export function matchesEtag(ifNoneMatch: string, etag: string): boolean {
 
 /**
  * Which videos are open for votes, remembered for a second when they are (never when they are not):
- * a burst of votes for a popular video reads it once. A deletion reaches voting through the queue
- * anyway, seconds later; a vote in that second is ignored by the read models like any late one.
+ * a burst of votes for a popular video reads it once. Votes that arrive while the video is being
+ * looked up wait for that lookup instead of each asking the database (50 at once when the second
+ * ends, otherwise). A deletion reaches voting through the queue anyway, seconds later; a vote in
+ * that second is ignored by the read models like any late one.
  */
 class VotableVideos {
   private readonly known = new Map<string, { video: { ownerId: string }; until: number }>();
+  private readonly lookups = new Map<string, Promise<{ ownerId: string } | undefined>>();
   constructor(
     private readonly db: Knex,
     private readonly ttlMs = 1000,
     private readonly maxEntries = 10_000,
   ) {}
 
-  async find(videoId: string): Promise<{ ownerId: string } | undefined> {
-    const now = Date.now();
+  find(videoId: string): Promise<{ ownerId: string } | undefined> {
     const hit = this.known.get(videoId);
-    if (hit && hit.until > now) return hit.video;
-    const video = await findVotableVideo(this.db, videoId);
-    if (video) {
-      if (this.known.size >= this.maxEntries) this.known.delete(this.known.keys().next().value!);
-      this.known.set(videoId, { video, until: now + this.ttlMs });
-    } else this.known.delete(videoId);
-    return video;
+    if (hit && hit.until > Date.now()) return Promise.resolve(hit.video);
+    const running = this.lookups.get(videoId);
+    if (running) return running;
+    const lookup = findVotableVideo(this.db, videoId)
+      .then((video) => {
+        if (video) {
+          if (this.known.size >= this.maxEntries) this.known.delete(this.known.keys().next().value!);
+          this.known.set(videoId, { video, until: Date.now() + this.ttlMs });
+        } else this.known.delete(videoId);
+        return video;
+      })
+      .finally(() => this.lookups.delete(videoId));
+    this.lookups.set(videoId, lookup);
+    return lookup;
   }
 }
