@@ -253,11 +253,16 @@ describe('proxy: bodies, answers and timeouts', () => {
   let gw: RunningServer;
   /** answers the echo server could not finish because the other side went away */
   let cutShort = 0;
+  /** request bodies that ended before they were whole */
+  let bodiesCut = 0;
   before(async () => {
     // answers by query: ?slow=ms waits, ?big=bytes sends that many bytes, ?chunked sends without a length,
     // ?endless sends until the reader goes away
     echo = createServer((req, res) => {
       const chunks: Buffer[] = [];
+      req.once('close', () => {
+        if (!req.complete) bodiesCut++;
+      });
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const url = new URL(req.url!, 'http://x');
@@ -335,6 +340,25 @@ describe('proxy: bodies, answers and timeouts', () => {
     await reader.read();
     controller.abort();
     await waitFor(() => cutShort === 1, { timeoutMs: 5000, message: 'the service sees its answer cut short' });
+    const next = await fetch(`${gw.url}/api/public/rankings?slow=1`);
+    assert.equal(next.status, 200, 'the gateway goes on serving');
+  });
+
+  test('an upload whose client goes away half-way stops the call to the service', async () => {
+    const { request } = await import('node:http');
+    const { hostname, port } = new URL(gw.url);
+    const client = request({
+      host: hostname,
+      port,
+      method: 'POST',
+      path: '/api/videos/upload',
+      headers: { authorization: 'Bearer aaa.bbb.ccc', 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(64 * 1024 * 1024) },
+    });
+    client.on('error', () => {});
+    client.write(Buffer.alloc(256 * 1024, 1));
+    await new Promise((r) => setTimeout(r, 200));
+    client.destroy();
+    await waitFor(() => bodiesCut === 1, { timeoutMs: 5000, message: 'the service sees the upload cut short' });
     const next = await fetch(`${gw.url}/api/public/rankings?slow=1`);
     assert.equal(next.status, 200, 'the gateway goes on serving');
   });
