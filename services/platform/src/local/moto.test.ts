@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CreateTopicCommand, PublishBatchCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, PublishBatchCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
-  SQSClient,
+  type SQSClient,
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '../aws';
+import { localAwsClients } from '../test-support/aws';
 import { startMoto, type LocalAws } from './moto';
 
 // its own moto, not the run's shared one: what it prints at start-up is part of what is checked
@@ -20,16 +21,15 @@ let moto: LocalAws;
 const lines: string[] = [];
 let sns: SNSClient;
 let sqs: SQSClient;
+let clients: ReturnType<typeof localAwsClients>;
 
 before(async () => {
   moto = await startMoto({ onLog: (line) => lines.push(line) });
-  const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint };
-  sns = new SNSClient(awsClientConfig(settings));
-  sqs = new SQSClient(awsClientConfig(settings));
+  clients = localAwsClients(moto.endpoint);
+  ({ sns, sqs } = clients);
 });
 after(async () => {
-  sns?.destroy();
-  sqs?.destroy();
+  clients?.destroy();
   await moto?.stop();
 });
 

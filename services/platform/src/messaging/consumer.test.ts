@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { RawEnvelope } from '@anb/contracts';
 import type { Knex } from 'knex';
-import { awsClientConfig } from '../aws';
 import { createDatabase, migrate } from '../db';
 import { inboxMigrations } from '../eventstore/schema';
 import { startTestAws, startTestDatabase, waitFor, type LocalAws, type LocalPostgres } from '../local';
-import { approximateCount, receiveAll, topicWithQueue } from '../test-support/aws';
+import { approximateCount, localAwsClients, receiveAll, topicWithQueue } from '../test-support/aws';
 import { testLogger } from '../test-support/logger';
 import { QueueConsumer, RetryLater, type MessageHandler } from './consumer';
 import { inboxHandler } from './inbox';
@@ -19,15 +18,15 @@ let aws: LocalAws & { prefix: string };
 let db: Knex;
 let sns: SNSClient;
 let sqs: SQSClient;
+let clients: ReturnType<typeof localAwsClients>;
 const logger = testLogger();
 const schema = 'inbox_test';
 
 before(async () => {
   [pg, aws] = await Promise.all([startTestDatabase(), startTestAws()]);
   db = createDatabase({ url: pg.url });
-  const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.endpoint };
-  sns = new SNSClient(awsClientConfig(settings));
-  sqs = new SQSClient(awsClientConfig(settings));
+  clients = localAwsClients(aws.endpoint);
+  ({ sns, sqs } = clients);
   await migrate(db, schema, [
     ...inboxMigrations(schema),
     {
@@ -39,8 +38,7 @@ before(async () => {
   ]);
 });
 after(async () => {
-  sns?.destroy();
-  sqs?.destroy();
+  clients?.destroy();
   await db?.destroy();
   await Promise.all([pg?.stop(), aws?.stop()]);
 });

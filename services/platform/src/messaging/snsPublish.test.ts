@@ -3,13 +3,13 @@ import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { awsClientConfig } from '../aws';
 import { startTestAws, type LocalAws } from '../local';
-import { receiveAll, topicWithQueue } from '../test-support/aws';
-import { QuerySnsPublisher, SnsError, parsePublishBatchResponse, publishBatchBody, signedHeaders, type PublishEntry } from './snsPublish';
+import { localAwsClients, receiveAll, topicWithQueue } from '../test-support/aws';
+import { QuerySnsPublisher, SdkSnsPublisher, SnsError, parsePublishBatchResponse, publishBatchBody, signedHeaders, type PublishEntry } from './snsPublish';
 
 /** node:crypto as the SDK signer's hash (its Node default, minus the package) */
 class Sha256 {
@@ -65,16 +65,7 @@ describe('the hand-written SNS PublishBatch', () => {
     const sdk = await capture(async (endpoint) => {
       const sns = new SNSClient({ ...awsClientConfig({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: endpoint }), maxAttempts: 1 });
       try {
-        await sns.send(
-          new PublishBatchCommand({
-            TopicArn: topicArn,
-            PublishBatchRequestEntries: entries.map((e) => ({
-              Id: e.id,
-              Message: e.message,
-              MessageAttributes: Object.fromEntries(Object.entries(e.attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
-            })),
-          }),
-        );
+        await new SdkSnsPublisher(sns).publishBatch(topicArn, entries);
       } finally {
         sns.destroy();
       }
@@ -141,20 +132,19 @@ describe('the hand-written SNS PublishBatch', () => {
 
   describe('against the local AWS', () => {
     let aws: LocalAws & { prefix: string };
+    let clients: ReturnType<typeof localAwsClients>;
     let sns: SNSClient;
     let sqs: SQSClient;
     let publisher: QuerySnsPublisher;
     before(async () => {
       aws = await startTestAws();
-      const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.endpoint };
-      sns = new SNSClient(awsClientConfig(settings));
-      sqs = new SQSClient(awsClientConfig(settings));
+      clients = localAwsClients(aws.endpoint);
+      ({ sns, sqs } = clients);
       publisher = new QuerySnsPublisher(sns);
     });
     after(async () => {
       await publisher?.close();
-      sns?.destroy();
-      sqs?.destroy();
+      clients?.destroy();
       await aws?.stop();
     });
 

@@ -6,6 +6,22 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { createSnsClient, createSqsClient } from '../aws';
+
+/** SNS and SQS clients for a local AWS (moto) at `endpoint`, as the services make them; `destroy` closes both. */
+export function localAwsClients(endpoint: string): { sns: SNSClient; sqs: SQSClient; destroy(): void } {
+  const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: endpoint };
+  const sns = createSnsClient(settings);
+  const sqs = createSqsClient(settings);
+  return {
+    sns,
+    sqs,
+    destroy() {
+      sns.destroy();
+      sqs.destroy();
+    },
+  };
+}
 
 /** A topic fanned out to a queue (raw delivery) with a DLQ, for platform tests. */
 export async function topicWithQueue(
