@@ -6,6 +6,9 @@ import { startOfStore, type GlobalCheckpoint } from '../eventstore/types';
 import { isSubscriberFed, projectionLockKey, type ProjectionDefinition } from './definition';
 import { compareCheckpoints, laterCheckpoint, readLog, type LogBound } from './log';
 
+const notInRegistry = (projection: ProjectionDefinition) =>
+  new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
+
 /**
  * The live physical table of a projection, from the registry. Read after taking the projection's lock,
  * so it cannot change (a replay's swap takes the lock exclusively) until the transaction ends.
@@ -14,7 +17,7 @@ export async function liveTable(db: Knex, projection: ProjectionDefinition): Pro
   const row = (await db(`${projection.schema}.projections`).where({ name: projection.name }).first('version', 'live_table')) as
     | { version: number; live_table: string }
     | undefined;
-  if (!row) throw new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
+  if (!row) throw notInRegistry(projection);
   return { version: row.version, table: row.live_table };
 }
 
@@ -33,7 +36,7 @@ export async function liveTableState(
     [projection.schema, projection.schema, projection.name],
   )) as { rows: { live_table: string; xid_text: string | null; position: number | null; xmin: string }[] };
   const row = rows[0];
-  if (!row) throw new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
+  if (!row) throw notInRegistry(projection);
   const checkpoint = row.xid_text === null || row.position === null ? startOfStore : { transactionId: row.xid_text, position: row.position };
   return { table: row.live_table, checkpoint, xmin: row.xmin };
 }
