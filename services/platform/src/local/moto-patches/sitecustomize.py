@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends seven differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends nine differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -24,6 +24,11 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
    moto CPU per event published in batches of 10).
 7. The answer to a PublishBatch is written as the XML AWS sends, not through moto's generic,
    reflective serializer (about a sixth less moto CPU per published event).
+8. Form bodies (every SNS call) are percent-decoded by a C decoder instead of escape by escape in
+   Python: the same pairs, about 15 % less moto CPU per published event.
+9. A PublishBatch's parameters are read straight from its form fields instead of by walking the
+   API model for each of its ~280 fields: the same parameters (anything unusual still goes the
+   generic way), about a fifth less moto CPU per published event.
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -301,6 +306,165 @@ def _publish_batch_answer_written_directly():
 
 
 _publish_batch_answer_written_directly()
+
+_BAD_ESCAPE = None
+
+
+def _unquote_form_text(text, errors):
+    """urllib.parse.unquote for one name or value of a form body, its '+' already a space."""
+    global _BAD_ESCAPE
+    if "%" not in text:
+        return text
+    import binascii
+    import re
+    from urllib.parse import unquote
+
+    if _BAD_ESCAPE is None:
+        _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\r\n]")
+    if _BAD_ESCAPE.search(text):
+        # a stray '%' (kept as it is) or a raw line break: the slow, general way
+        return unquote(text, errors=errors)
+    # quoted-printable is percent-encoding with '=' for '%': the C decoder does the work once the
+    # text's own '=' are escaped. Every '%' here starts a valid escape and there is no line break,
+    # so no soft line break or bad escape can arise; other bytes pass through unchanged.
+    raw = binascii.a2b_qp(text.replace("=", "=3D").replace("%", "=").encode("utf-8"))
+    return raw.decode("utf-8", errors)
+
+
+def form_pairs(qs, keep_blank_values=False, strict_parsing=False, encoding="utf-8", errors="replace", max_num_fields=None, separator="&"):
+    """urllib.parse.parse_qsl, same pairs, with the percent-decoding done by binascii."""
+    from urllib.parse import parse_qsl
+
+    if strict_parsing or encoding != "utf-8" or max_num_fields is not None or separator != "&" or not isinstance(qs, str):
+        return parse_qsl(qs, keep_blank_values, strict_parsing, encoding, errors, max_num_fields, separator)
+    pairs = []
+    for field in qs.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if not value and not keep_blank_values:
+            continue
+        pairs.append((_unquote_form_text(name.replace("+", " "), errors), _unquote_form_text(value.replace("+", " "), errors)))
+    return pairs
+
+
+def _form_bodies_decoded_in_c():
+    """
+    Every query-protocol call (SNS) arrives as a form body, and a published event is JSON: its
+    quotes, braces and colons are all percent-escaped, and urllib decodes them in Python, escape by
+    escape (about 15 % of moto's CPU per published event). `form_pairs` gives the same pairs and has
+    binascii's C quoted-printable decoder do the decoding.
+    """
+    try:
+        from urllib.parse import parse_qsl
+
+        from werkzeug import formparser
+    except Exception:
+        return
+    if getattr(formparser, "parse_qsl", None) is not parse_qsl:
+        return
+    formparser.parse_qsl = form_pairs
+    mended.append("form-bodies-decoded-in-c")
+
+
+_form_bodies_decoded_in_c()
+
+_ENTRY_FIELD = None
+_ATTRIBUTE_FIELD = None
+_ENTRY_TEXTS = ("Id", "Message", "Subject", "MessageStructure", "MessageDeduplicationId", "MessageGroupId")
+
+
+def publish_batch_params(querystring):
+    """
+    The parameters of a PublishBatch from its form fields ({name: [value]}), as moto's generic
+    query parser gives them; None for anything this does not know (a binary attribute, an unknown
+    field, a gap in the numbering), which then goes the generic way.
+    """
+    global _ENTRY_FIELD, _ATTRIBUTE_FIELD
+    import re
+
+    if _ENTRY_FIELD is None:
+        _ENTRY_FIELD = re.compile(r"PublishBatchRequestEntries\.member\.([1-9][0-9]*)\.(.+)\Z")
+        _ATTRIBUTE_FIELD = re.compile(r"MessageAttributes\.entry\.([1-9][0-9]*)\.(Name|Value\.DataType|Value\.StringValue)\Z")
+    topic_arn = None
+    numbered = {}
+    for name, values in querystring.items():
+        if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
+            return None
+        value = values[0]
+        if name in ("Action", "Version"):
+            continue
+        if name == "TopicArn":
+            topic_arn = value
+            continue
+        entry_field = _ENTRY_FIELD.match(name)
+        if not entry_field:
+            return None
+        entry = numbered.setdefault(int(entry_field[1]), {})
+        field = entry_field[2]
+        if field in _ENTRY_TEXTS:
+            entry[field] = value
+            continue
+        attribute_field = _ATTRIBUTE_FIELD.match(field)
+        if not attribute_field:
+            return None
+        entry.setdefault("MessageAttributes", {}).setdefault(int(attribute_field[1]), {})[attribute_field[2]] = value
+    if topic_arn is None or sorted(numbered) != list(range(1, len(numbered) + 1)):
+        return None
+    entries = []
+    for n in range(1, len(numbered) + 1):
+        entry = numbered[n]
+        attributes = entry.pop("MessageAttributes", None)
+        if attributes is not None:
+            if sorted(attributes) != list(range(1, len(attributes) + 1)):
+                return None
+            by_name = {}
+            for a in range(1, len(attributes) + 1):
+                attribute = attributes[a]
+                if "Name" not in attribute:
+                    return None
+                value = {}
+                if "Value.DataType" in attribute:
+                    value["DataType"] = attribute["Value.DataType"]
+                if "Value.StringValue" in attribute:
+                    value["StringValue"] = attribute["Value.StringValue"]
+                by_name[attribute["Name"]] = value
+            entry["MessageAttributes"] = by_name
+        entries.append(entry)
+    params = {"TopicArn": topic_arn}
+    if entries:
+        params["PublishBatchRequestEntries"] = entries
+    return params
+
+
+def _publish_batch_read_directly():
+    """
+    moto reads every call's parameters by walking the API model, shape by shape, for each of a
+    PublishBatch's ~280 form fields (about a fifth of moto's CPU per published event). A PublishBatch
+    whose fields are all known is read by `publish_batch_params` instead; the result is the same.
+    """
+    try:
+        from moto.sns.responses import SNSResponse
+    except Exception:
+        return
+    parse_parameters = getattr(SNSResponse, "parse_parameters", None)
+    if not callable(parse_parameters):
+        return
+
+    def parse_parameters_of_publish_batch_directly(self, request):
+        querystring = getattr(self, "querystring", None)
+        if isinstance(querystring, dict) and querystring.get("Action") == ["PublishBatch"]:
+            params = publish_batch_params(querystring)
+            if params is not None:
+                self.params = params
+                return
+        parse_parameters(self, request)
+
+    SNSResponse.parse_parameters = parse_parameters_of_publish_batch_directly
+    mended.append("publish-batch-read-directly")
+
+
+_publish_batch_read_directly()
 
 # one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
 print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
