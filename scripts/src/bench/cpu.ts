@@ -14,14 +14,19 @@ const roleOf = (pid: number, cmdline: string): CpuRole => {
 
 /** CPU time (user + system) a process has used so far, in seconds (Linux /proc; clock ticks of 1/100 s). */
 export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return cpuOf(pid).seconds;
 }
 
-/** CPU seconds (user + system) per pid, with its role; empty where /proc is not there. */
-function sample(): Map<number, { role: CpuRole; seconds: number }> {
-  const out = new Map<number, { role: CpuRole; seconds: number }>();
+/** CPU time so far: all of it, and the part spent in the kernel (system calls: sockets, the network stack, fsync…). */
+function cpuOf(pid: number): { seconds: number; kernelSeconds: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { seconds: (Number(fields[11]) + Number(fields[12])) / 100, kernelSeconds: Number(fields[12]) / 100 };
+}
+
+/** CPU seconds (user + system, and system alone) per pid, with its role; empty where /proc is not there. */
+function sample(): Map<number, { role: CpuRole; seconds: number; kernelSeconds: number }> {
+  const out = new Map<number, { role: CpuRole; seconds: number; kernelSeconds: number }>();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -32,7 +37,7 @@ function sample(): Map<number, { role: CpuRole; seconds: number }> {
     try {
       const pid = Number(name);
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      out.set(pid, { role: roleOf(pid, cmdline), seconds: cpuSecondsOf(pid) });
+      out.set(pid, { role: roleOf(pid, cmdline), ...cpuOf(pid) });
     } catch {
       // gone meanwhile
     }
@@ -40,27 +45,37 @@ function sample(): Map<number, { role: CpuRole; seconds: number }> {
   return out;
 }
 
+/** CPU seconds a role used, and how many of them in the kernel */
+export type CpuUse = Map<CpuRole, number> & { kernel: Map<CpuRole, number> };
+
 /** Starts counting; `stop()` gives the CPU seconds each role used since (processes born meanwhile count whole). */
-export function cpuMeter(): { stop(): Map<CpuRole, number> } {
+export function cpuMeter(): { stop(): CpuUse } {
   const before = sample();
   return {
     stop() {
-      const used = new Map<CpuRole, number>();
+      const used = Object.assign(new Map<CpuRole, number>(), { kernel: new Map<CpuRole, number>() });
       for (const [pid, now] of sample()) {
         const delta = now.seconds - (before.get(pid)?.seconds ?? 0);
-        if (delta > 0) used.set(now.role, (used.get(now.role) ?? 0) + delta);
+        if (delta <= 0) continue;
+        used.set(now.role, (used.get(now.role) ?? 0) + delta);
+        const kernel = now.kernelSeconds - (before.get(pid)?.kernelSeconds ?? 0);
+        used.kernel.set(now.role, (used.kernel.get(now.role) ?? 0) + Math.max(0, kernel));
       }
       return used;
     },
   };
 }
 
-/** "gateway 285 µs · voting 410 µs · …" per request, biggest first */
-export function perRequest(used: Map<CpuRole, number>, requests: number): string {
+/** "gateway 285 µs · voting 410 µs · …" per request, biggest first; with `kernel`, each one's share spent in the kernel */
+export function perRequest(used: Map<CpuRole, number> | CpuUse, requests: number): string {
+  const kernel = 'kernel' in used ? used.kernel : undefined;
   return [...used]
     .filter(([, seconds]) => seconds / requests >= 5e-6)
     .sort((a, b) => b[1] - a[1])
-    .map(([role, seconds]) => `${role} ${Math.round((seconds / requests) * 1e6)} µs`)
+    .map(([role, seconds]) => {
+      const share = kernel && seconds >= 0.1 ? ` (${Math.round(((kernel.get(role) ?? 0) / seconds) * 100)} % kernel)` : '';
+      return `${role} ${Math.round((seconds / requests) * 1e6)} µs${share}`;
+    })
     .join(' · ');
 }
 

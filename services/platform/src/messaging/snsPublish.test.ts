@@ -9,7 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { awsClientConfig } from '../aws';
 import { startTestAws, type LocalAws } from '../local';
 import { localAwsClients, receiveAll, topicWithQueue } from '../test-support/aws';
-import { QuerySnsPublisher, SdkSnsPublisher, SnsError, parsePublishBatchResponse, publishBatchBody, signedHeaders, type PublishEntry } from './snsPublish';
+import { QuerySnsPublisher, SdkSnsPublisher, SnsError, correctedClockOffset, parsePublishBatchResponse, publishBatchBody, signedHeaders, type PublishEntry } from './snsPublish';
 
 /** node:crypto as the SDK signer's hash (its Node default, minus the package) */
 class Sha256 {
@@ -172,6 +172,65 @@ describe('the hand-written SNS PublishBatch', () => {
         return true;
       });
     });
+  });
+
+  test('a clock an hour off SNS is corrected from the Date of its answer: the refused call is signed again and sent once more, later calls are right at once', async () => {
+    const serverAheadMs = 60 * 60_000;
+    const seen: { status: number; skewMs: number }[] = [];
+    let refuseAlways = false;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const serverNow = Date.now() + (refuseAlways ? 0 : serverAheadMs);
+        const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(req.headers['x-amz-date']))!;
+        const signedAt = Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!);
+        const skewMs = signedAt - serverNow;
+        const refused = refuseAlways || Math.abs(skewMs) > 5 * 60_000;
+        seen.push({ status: refused ? 403 : 200, skewMs });
+        res.writeHead(refused ? 403 : 200, { 'content-type': 'text/xml', date: new Date(serverNow).toUTCString() });
+        res.end(
+          refused
+            ? '<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>Signature expired</Message></Error></ErrorResponse>'
+            : '<PublishBatchResponse><PublishBatchResult><Successful><member><Id>0</Id><MessageId>m-0</MessageId></member></Successful><Failed/></PublishBatchResult></PublishBatchResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const publisher = new QuerySnsPublisher({
+      endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`),
+      region: 'us-east-1',
+      credentials: async () => ({ accessKeyId: 'local', secretAccessKey: 'local' }),
+    });
+    try {
+      const one = entries.slice(0, 1);
+      const ok = { successful: [{ id: '0', messageId: 'm-0' }], failed: [] };
+      assert.deepEqual(await publisher.publishBatch('arn:aws:sns:us-east-1:1:t', one), ok);
+      assert.deepEqual(seen.map((s) => s.status), [403, 200]);
+      assert.ok(Math.abs(seen[1]!.skewMs) < 5000, `signed ${seen[1]!.skewMs} ms off after the correction`);
+      assert.deepEqual(await publisher.publishBatch('arn:aws:sns:us-east-1:1:t', one), ok);
+      assert.deepEqual(seen.map((s) => s.status), [403, 200, 200]);
+      // refused for its time although the clocks agree: nothing to correct, so no second try
+      refuseAlways = true;
+      await assert.rejects(publisher.publishBatch('arn:aws:sns:us-east-1:1:t', one), (e: unknown) => e instanceof SnsError && e.code === 'SignatureDoesNotMatch');
+      assert.equal(seen.length, 5);
+    } finally {
+      await publisher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('the clock offset follows the SDK rule: kept within five minutes of the server, else the server time minus ours', () => {
+    const now = Date.UTC(2026, 10, 26, 12, 0, 0);
+    const at = (ms: number) => new Date(ms).toUTCString();
+    assert.equal(correctedClockOffset(at(now + 4 * 60_000), 0, now), 0);
+    assert.equal(correctedClockOffset(at(now + 6 * 60_000), 0, now), 6 * 60_000);
+    assert.equal(correctedClockOffset(at(now - 3_600_000), 0, now), -3_600_000);
+    assert.equal(correctedClockOffset(at(now + 3_600_000), 3_600_000, now), 3_600_000);
+    // back in step: the offset goes back to zero once it is itself five minutes wrong
+    assert.equal(correctedClockOffset(at(now), 3_600_000, now), 0);
+    assert.equal(correctedClockOffset(undefined, 42, now), 42);
+    assert.equal(correctedClockOffset('not a date', 42, now), 42);
   });
 
   test('a connection that breaks under the call is replaced and the call sent once more; a dead endpoint fails', async () => {

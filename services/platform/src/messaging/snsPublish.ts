@@ -66,13 +66,18 @@ export async function snsTarget(sns: SNSClient): Promise<SnsTarget> {
  * (`snsPublish.test.ts` checks the signature against the SDK's signer and the calls against moto);
  * one kept-alive connection pool. A call whose connection broke (the server closed a kept-alive one
  * as the call went out) is sent once more: at worst a batch is published twice, which the relay's
- * at-least-once contract and the consumers' inboxes already allow. Other failures are the caller's
- * to retry (the relay retries the round from its checkpoint, with backoff).
+ * at-least-once contract and the consumers' inboxes already allow. A clock more than five minutes
+ * off SNS's is corrected as the SDK corrects it: the offset is taken from the Date of SNS's answers,
+ * and a call refused for its time (RequestTimeTooSkewed, SignatureDoesNotMatch…) is signed again with
+ * the corrected time and sent once more. Other failures are the caller's to retry (the relay retries
+ * the round from its checkpoint, with backoff).
  */
 export class QuerySnsPublisher implements SnsBatchPublisher {
   private readonly dispatcher: Agent;
   private readonly target: Promise<SnsTarget>;
   private readonly signingKeys = new Map<string, Buffer>();
+  /** SNS's clock minus ours, once they differ by more than SigV4 allows (0 until then) */
+  private clockOffsetMs = 0;
 
   /** `target`: where and as whom, or an SDK client whose settings say so */
   constructor(target: SnsTarget | SNSClient, options: { timeoutMs?: number; connections?: number } = {}) {
@@ -86,10 +91,12 @@ export class QuerySnsPublisher implements SnsBatchPublisher {
   async publishBatch(topicArn: string, entries: readonly PublishEntry[]): Promise<PublishBatchResult> {
     const body = publishBatchBody(topicArn, entries);
     for (let attempt = 1; ; attempt++) {
+      const offset = this.clockOffsetMs;
       try {
         return await this.send(body);
       } catch (error) {
-        if (attempt >= 2 || !isStaleConnection(error)) throw error;
+        const retry = isStaleConnection(error) || (isClockSkewError(error) && this.clockOffsetMs !== offset);
+        if (attempt >= 2 || !retry) throw error;
       }
     }
   }
@@ -105,12 +112,13 @@ export class QuerySnsPublisher implements SnsBatchPublisher {
       path: target.endpoint.pathname || '/',
       region: target.region,
       body,
-      now: new Date(),
+      now: new Date(Date.now() + this.clockOffsetMs),
       credentials: await target.credentials(),
       signingKeys: this.signingKeys,
     });
     const response = await request(target.endpoint, { method: 'POST', headers, body, dispatcher: this.dispatcher });
     const text = await response.body.text();
+    this.clockOffsetMs = correctedClockOffset(response.headers.date, this.clockOffsetMs);
     if (response.statusCode !== 200) {
       const error = parseError(text);
       throw new SnsError(error.code ?? `Http${response.statusCode}`, error.message ?? text.slice(0, 200), response.statusCode);
@@ -251,6 +259,26 @@ function parseError(xml: string): { code?: string; message?: string } {
   if (!error) return {};
   const f = fields(error);
   return { ...(f.Code ? { code: f.Code } : {}), ...(f.Message ? { message: f.Message } : {}) };
+}
+
+/** SigV4 refuses a request whose time is further than this from the server's */
+const allowedSkewMs = 5 * 60_000;
+
+/**
+ * The offset to sign with after an answer dated `date`: unchanged while our corrected clock is within
+ * what SigV4 allows of the server's, else the server's time minus ours (the SDK's rule).
+ */
+export function correctedClockOffset(date: string | string[] | undefined, offsetMs: number, now = Date.now()): number {
+  const serverMs = typeof date === 'string' ? Date.parse(date) : NaN;
+  if (Number.isNaN(serverMs) || Math.abs(serverMs - (now + offsetMs)) < allowedSkewMs) return offsetMs;
+  return serverMs - now;
+}
+
+/** codes AWS answers with when a request's time is off (the SDK's list) */
+const clockSkewCodes = new Set(['AuthFailure', 'InvalidSignatureException', 'RequestExpired', 'RequestInTheFuture', 'RequestTimeTooSkewed', 'SignatureDoesNotMatch']);
+
+function isClockSkewError(error: unknown): boolean {
+  return error instanceof SnsError && clockSkewCodes.has(error.code);
 }
 
 /** The connection broke under the call (typically a kept-alive one the server closed as it went out). */
