@@ -65,7 +65,7 @@ export const awsConfigSchema = z.object({
 export const databaseConfigSchema = z.object({
   DATABASE_URL: env.postgresUrl(),
   DATABASE_POOL_MAX: env.int(10, 1, 200),
-  /** false: statements are never prepared automatically (see preparedWhenHot; the few named in code still are) */
+  /** false: no statement is prepared, neither automatically (see preparedWhenHot) nor the few named in code */
   DATABASE_PREPARE_HOT: env.bool(true),
 });
 

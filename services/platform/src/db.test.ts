@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Knex } from 'knex';
-import { createDatabase } from './db';
+import { createDatabase, migrate } from './db';
+import { eventStoreMigrations } from './eventstore/schema';
+import { EventStore } from './eventstore/store';
 import { startTestDatabase, type LocalPostgres } from './local';
 
 let pg: LocalPostgres;
@@ -68,6 +70,15 @@ describe('hot statements are prepared once per connection', () => {
     const off = open({ prepareHotStatements: false });
     for (let i = 0; i < 4; i++) await off.raw('select ?::int as n', [i]);
     assert.deepEqual([...(await prepared(off)).values()], []);
+    // nor the statements named in code: the event store's appends run unnamed too
+    await migrate(off, 'hot_store', eventStoreMigrations('hot_store'));
+    const store = new EventStore(off, 'hot_store', { serviceActor: 'service:test' });
+    for (let i = 0; i < 3; i++) await store.append(`vote-${i}`, [{ type: 'VoteCast', data: { n: i } }], { expectedVersion: 'no_stream' });
+    assert.equal((await store.readStream('vote-2')).length, 1);
+    assert.deepEqual([...(await prepared(off)).values()], []);
+    const on = open();
+    await new EventStore(on, 'hot_store', { serviceActor: 'service:test' }).append('vote-on', [{ type: 'VoteCast', data: {} }], { expectedVersion: 'no_stream' });
+    assert.ok([...(await prepared(on)).values()].some((name) => name.startsWith('anb_group_append_')), 'the named append is prepared when preparing is on');
     // 400 texts at most: the 401st different text runs unprepared
     const many = open();
     for (let t = 0; t < 401; t++) for (let i = 0; i < 3; i++) await many.raw(`select ?::int + ${t} as n`, [i]);

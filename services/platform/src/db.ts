@@ -12,7 +12,7 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** shown in pg_stat_activity, handy when several services share one server */
   applicationName?: string;
-  /** false: every statement is parsed and planned each time (see preparedWhenHot) */
+  /** false: every statement is parsed and planned each time, those named in code too (see preparedWhenHot) */
   prepareHotStatements?: boolean;
 }
 
@@ -24,7 +24,19 @@ export function createDatabase(options: DatabaseOptions): Knex {
     acquireConnectionTimeout: 10_000,
   });
   if (options.prepareHotStatements !== false) preparedWhenHot(db);
+  else unnamed.add(db.client.config as object);
   return db;
+}
+
+/** configs of database handles that prepare nothing (a transaction-mode pooler in front, say) */
+const unnamed = new WeakSet<object>();
+
+/**
+ * Query options for a statement the code names itself (prepared once per connection): its name,
+ * unless the handle was opened to prepare nothing, where it runs as a plain statement.
+ */
+export function namedStatement(db: Knex, name: string): { name?: string } {
+  return unnamed.has(db.client.config as object) ? {} : { name };
 }
 
 interface CompiledQuery {
@@ -81,8 +93,9 @@ const patched = new WeakSet<object>();
  * length) cannot grow the connections' statement caches without bound. Plain select/insert/update/
  * delete/with only, one command per text. A prepared statement whose result columns changed under it
  * (a table altered by a newer replica's migration) fails once and its text gets a new name. Named
- * statements need session-level pooling (a transaction-mode pgbouncer would lose them), which this
- * platform does not use.
+ * statements need session-level pooling (a transaction-mode pgbouncer would lose them): opened with
+ * `prepareHotStatements: false` (DATABASE_PREPARE_HOT=false), a handle prepares nothing, not even the
+ * statements named in code (`namedStatement`).
  *
  * Knex runs a transaction's queries through a client made from the client class's prototype, with the
  * same config object: so the hook sits on the prototype and finds this database's state by its config.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import { currentRequestContext } from '@anb/observability';
 import type { Knex } from 'knex';
-import { isPgError, pgErrorCodes } from '../db';
+import { isPgError, namedStatement, pgErrorCodes } from '../db';
 import { notifyChannel } from './schema';
 import {
   ConcurrencyError,
@@ -159,7 +159,8 @@ export class EventStore {
    * `skipExisting` leaves a row that meets an existing (stream, version) out of the result instead of
    * failing the statement. Named statements: parsed and planned once per connection, not once per call
    * (about half PostgreSQL's CPU per append at low concurrency — bench:store); they need session-level
-   * pooling (a transaction-mode pgbouncer would not keep them), which this platform does not use.
+   * pooling (a transaction-mode pgbouncer would not keep them): a handle opened to prepare nothing
+   * (DATABASE_PREPARE_HOT=false) runs them unnamed.
    */
   private async insertNewStreams(rows: readonly NewStreamRow[], skipExisting: boolean): Promise<EventRow[]> {
     const { rows: out } = (await this.db
@@ -175,7 +176,7 @@ export class EventStore {
            from inserted order by position`,
         [JSON.stringify(rows), notifyChannel(this.schema)],
       )
-      .options({ name: `anb_${skipExisting ? 'group' : 'new_stream'}_append_${this.schema}` })) as { rows: (EventRow & { notified: boolean })[] };
+      .options(namedStatement(this.db, `anb_${skipExisting ? 'group' : 'new_stream'}_append_${this.schema}`))) as { rows: (EventRow & { notified: boolean })[] };
     return out.map(({ notified: _notified, ...row }) => row);
   }
 

@@ -1,4 +1,4 @@
-import type { Knex } from '@anb/platform';
+import { namedStatement, type Knex } from '@anb/platform';
 import { votingSchema } from '../schema';
 import { voteStream } from './vote';
 
@@ -13,6 +13,6 @@ export async function videosVotedBy(db: Knex, voterId: string, videoIds: readonl
   const streams = new Map(videoIds.map((id) => [voteStream(id, voterId), id]));
   const { rows } = (await db
     .raw(`select distinct stream_id from ${votingSchema}.events where stream_id = any(?::text[])`, [[...streams.keys()]])
-    .options({ name: `anb_videos_voted_by_${votingSchema}` })) as { rows: { stream_id: string }[] };
+    .options(namedStatement(db, `anb_videos_voted_by_${votingSchema}`))) as { rows: { stream_id: string }[] };
   return new Set(rows.map((r) => streams.get(r.stream_id)!));
 }
