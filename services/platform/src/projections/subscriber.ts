@@ -133,7 +133,7 @@ export interface ProjectionSubscriberOptions {
   /** fallback poll when no NOTIFY arrives (an event that was not yet final when notified, say) */
   pollIntervalMs?: number;
   /**
-   * least time between the starts of two rounds while events keep coming (default 50 ms): under a
+   * least time between the starts of two rounds while events keep coming (default 100 ms): under a
    * stream of votes each batch then takes what arrived meanwhile instead of one round per commit
    */
   minRoundIntervalMs?: number;
@@ -178,7 +178,7 @@ export class ProjectionSubscriber {
     this.projections = options.projections.filter(isSubscriberFed);
     this.batchSize = options.batchSize ?? 2000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
-    this.minRoundIntervalMs = options.minRoundIntervalMs ?? 50;
+    this.minRoundIntervalMs = options.minRoundIntervalMs ?? 100;
     this.listener = new StoreListener({
       databaseUrl: options.databaseUrl,
       schema: options.schema,
