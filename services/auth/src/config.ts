@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { awsConfigSchema, baseConfigSchema, databaseConfigSchema, env, loadConfig } from '@anb/platform';
+import { awsConfigSchema, baseConfigSchema, databaseConfigSchema, env, loadConfig, relayConfigSchema } from '@anb/platform';
 
 export const authConfigSchema = baseConfigSchema
   .extend(awsConfigSchema.shape)
   .extend(databaseConfigSchema.shape)
+  .extend(relayConfigSchema.shape)
   .extend({
     PORT: env.port(8081),
     EVENTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),

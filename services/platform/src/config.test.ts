@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, databaseUrlFromParts, env, loadConfig } from './config';
+import { ConfigError, databaseUrlFromParts, env, loadConfig, relayConfigSchema } from './config';
 
 const schema = z.object({ PORT: env.port(8080), DATABASE_URL: env.postgresUrl(), FLAG: env.bool(false) });
 
@@ -34,4 +34,15 @@ test('DATABASE_URL from the libpq variables ECS gets from the RDS secret', () =>
   assert.equal(databaseUrlFromParts({}), undefined);
   const config = loadConfig(schema, { PGHOST: 'h', PGUSER: 'u' });
   assert.equal(config.DATABASE_URL, 'postgres://u@h:5432/postgres');
+});
+
+test('the relay keeps 4 PublishBatch calls in flight unless told otherwise, 1 to 64', () => {
+  assert.equal(loadConfig(relayConfigSchema, {}).RELAY_PARALLEL_BATCHES, 4);
+  assert.equal(loadConfig(relayConfigSchema, { RELAY_PARALLEL_BATCHES: '12' }).RELAY_PARALLEL_BATCHES, 12);
+  for (const bad of ['0', '65', 'many']) {
+    assert.throws(
+      () => loadConfig(relayConfigSchema, { RELAY_PARALLEL_BATCHES: bad }),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === 'RELAY_PARALLEL_BATCHES'),
+    );
+  }
 });

@@ -38,14 +38,15 @@ export async function openDatabase(options: {
 export function startOutboxRelay(options: {
   service: ServiceName;
   store: EventStore;
-  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string };
+  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string; RELAY_PARALLEL_BATCHES?: number };
   logger: Logger;
   lifecycle: Lifecycle;
 }): OutboxRelay {
   const { service, config, lifecycle } = options;
   // the SDK client resolves endpoint, region and credentials (and refreshes them); the calls are lean
   const sns = createSnsClient(config);
-  const publisher = new QuerySnsPublisher(sns);
+  const parallelBatches = config.RELAY_PARALLEL_BATCHES ?? 4;
+  const publisher = new QuerySnsPublisher(sns, { connections: Math.max(16, parallelBatches) });
   lifecycle.onStop('sns', async () => {
     await publisher.close();
     sns.destroy();
@@ -58,6 +59,7 @@ export function startOutboxRelay(options: {
     source: `anb.${service}`,
     publishes: topicOfProducer(service)?.events ?? [],
     logger: options.logger,
+    parallelBatches,
   });
   relay.start();
   lifecycle.onStop('relay', () => relay.stop());

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { awsConfigSchema, baseConfigSchema, databaseConfigSchema, env, loadConfig } from '@anb/platform';
+import { awsConfigSchema, baseConfigSchema, databaseConfigSchema, env, loadConfig, relayConfigSchema } from '@anb/platform';
 
 export const votingConfigSchema = baseConfigSchema
   .extend(awsConfigSchema.shape)
   .extend(databaseConfigSchema.shape)
+  .extend(relayConfigSchema.shape)
   .extend({
     PORT: env.port(8083),
     /** voting's own topic: VoteCast is relayed there */
