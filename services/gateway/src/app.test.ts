@@ -371,3 +371,90 @@ describe('proxy: bodies, answers and timeouts', () => {
     assert.equal(fast.status, 200, 'the next call is unaffected');
   });
 });
+
+describe('the public micro-cache', () => {
+  let service: Server;
+  let gw: RunningServer;
+  const calls: { url: string; authorization?: string; ifNoneMatch?: string }[] = [];
+  before(async () => {
+    service = createServer((req, res) => {
+      calls.push({ url: req.url!, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(req.headers['if-none-match'] ? { ifNoneMatch: String(req.headers['if-none-match']) } : {}) });
+      const url = new URL(req.url!, 'http://x');
+      if (url.searchParams.get('page') === 'bad') {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'VALIDATION_ERROR' }));
+        return;
+      }
+      // slow enough that concurrent first requests overlap
+      setTimeout(() => {
+        const body = JSON.stringify({ url: req.url, n: calls.length });
+        // a known length, as Koa sends it (a chunked answer is streamed, not kept)
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), etag: 'W/"v1"', 'x-total-count': '3', 'cache-control': 'public, max-age=0', 'x-service-only': 'dropped' });
+        res.end(body);
+      }, 30);
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
+    gw = await startGateway(`http://127.0.0.1:${(service.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    await gw?.close();
+    await new Promise((r) => service?.close(r));
+  });
+  const callsTo = (url: string) => calls.filter((c) => c.url === url).length;
+
+  test('an anonymous GET is answered from memory the second time, same body and headers, its own request id', async () => {
+    const first = await fetch(`${gw.url}/api/public/rankings?page=1`, { headers: { 'x-request-id': 'one' } });
+    const second = await fetch(`${gw.url}/api/public/rankings?page=1`, { headers: { 'x-request-id': 'two' } });
+    assert.equal(callsTo('/api/public/rankings?page=1'), 1);
+    assert.deepEqual([first.headers.get('x-cache'), second.headers.get('x-cache')], ['miss', 'hit']);
+    assert.deepEqual([first.headers.get('x-request-id'), second.headers.get('x-request-id')], ['one', 'two']);
+    for (const name of ['etag', 'x-total-count', 'cache-control', 'content-type']) assert.equal(second.headers.get(name), first.headers.get(name), name);
+    assert.equal(second.headers.get('x-service-only'), null, 'only the page headers are kept');
+    assert.deepEqual(await second.json(), await first.json());
+  });
+
+  test('a request with a token always reaches the service and is not served to others', async () => {
+    const url = '/api/public/videos?page=1';
+    const anonymous = await fetch(`${gw.url}${url}`);
+    assert.equal(anonymous.headers.get('x-cache'), 'miss');
+    const signedIn = await fetch(`${gw.url}${url}`, { headers: { authorization: 'Bearer aaa.bbb.ccc' } });
+    assert.equal(signedIn.status, 200);
+    assert.equal(signedIn.headers.get('x-cache'), null);
+    assert.equal(callsTo(url), 2);
+    assert.equal(calls.filter((c) => c.url === url).at(-1)!.authorization, undefined, 'the token itself is never forwarded');
+    assert.equal((await fetch(`${gw.url}${url}`)).headers.get('x-cache'), 'hit');
+    assert.equal(callsTo(url), 2);
+  });
+
+  test('If-None-Match with the cached ETag is 304 from memory; the service is asked without it', async () => {
+    const url = '/api/public/rankings?page=2';
+    const first = await fetch(`${gw.url}${url}`, { headers: { 'if-none-match': 'W/"v1"' } });
+    assert.equal(first.status, 304);
+    assert.equal(calls.filter((c) => c.url === url)[0]!.ifNoneMatch, undefined, 'the full page is fetched to be cached');
+    const again = await fetch(`${gw.url}${url}`, { headers: { 'if-none-match': 'W/"v1"' } });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.get('etag'), 'W/"v1"');
+    const other = await fetch(`${gw.url}${url}`, { headers: { 'if-none-match': 'W/"old"' } });
+    assert.equal(other.status, 200);
+    assert.equal(callsTo(url), 1);
+  });
+
+  test('twenty concurrent first requests for a page make one call; errors are not kept; an entry lives 250 ms', async () => {
+    const url = '/api/public/rankings?page=3';
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${gw.url}${url}`).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    assert.ok(answers.every((a) => a.status === 200 && a.body === answers[0]!.body));
+    assert.equal(callsTo(url), 1);
+    for (let i = 0; i < 2; i++) assert.equal((await fetch(`${gw.url}/api/public/rankings?page=bad`)).status, 400);
+    assert.equal(callsTo('/api/public/rankings?page=bad'), 2);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await fetch(`${gw.url}${url}`)).headers.get('x-cache'), 'miss');
+    assert.equal(callsTo(url), 2);
+  });
+
+  test('other methods and routes without a cache time always reach the service', async () => {
+    for (let i = 0; i < 2; i++) await fetch(`${gw.url}/api/public/rankings?page=4`, { method: 'HEAD' });
+    assert.equal(callsTo('/api/public/rankings?page=4'), 2);
+    for (let i = 0; i < 2; i++) await fetch(`${gw.url}/api/videos?page=1`, { headers: { authorization: 'Bearer aaa.bbb.ccc' } });
+    assert.equal(callsTo('/api/videos?page=1'), 2);
+  });
+});
