@@ -59,5 +59,13 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     ];
     router.register(routerPath(route.path), [route.method], middleware);
   }
-  return createHttpApp({ service: 'gateway', version: deps.version, logger: deps.logger, router, health });
+  return createHttpApp({
+    service: 'gateway',
+    version: deps.version,
+    logger: deps.logger,
+    router,
+    health,
+    // fresh public pages are answered before routing; misses go on to their route, which fills the cache
+    ...(deps.publicCache !== false ? { beforeRouting: [cache.early()] } : {}),
+  });
 }

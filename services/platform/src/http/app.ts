@@ -18,6 +18,8 @@ export interface HttpAppOptions {
   logger: Logger;
   router: Router;
   health?: readonly HealthCheck[];
+  /** run after ids, logs, metrics and error handling but before any routing (the gateway's cache hits) */
+  beforeRouting?: readonly Koa.Middleware[];
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
@@ -198,6 +200,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(accessLog(options.logger));
   app.use(httpMetrics());
   app.use(errorHandler(options.logger));
+  for (const middleware of options.beforeRouting ?? []) app.use(middleware);
   app.use(health.routes());
   app.use(options.router.routes());
   app.use(options.router.allowedMethods());
