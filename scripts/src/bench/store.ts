@@ -16,7 +16,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const levels = (process.env.BENCH_CONCURRENCY ?? '3,10,50').split(',').map(Number);
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
-const server = await startEmbeddedPostgres({});
+// commits durable as on RDS (a throwaway PostgreSQL runs with fsync off otherwise)
+const server = await startEmbeddedPostgres({ flags: ['-c', 'fsync=on'] });
 const db = createDatabase({ url: server.url, poolMax: 10 });
 try {
   await db.raw('create schema if not exists bench');

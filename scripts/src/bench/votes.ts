@@ -162,7 +162,8 @@ const stack = await startStack({
   services: ['auth', 'voting', 'gateway'],
   // BENCH_MOTO_IDLE=1: moto (AWS's stand-in) only on CPU the platform leaves idle
   ...(process.env.BENCH_MOTO_IDLE === '1' ? { motoIdlePriority: true } : {}),
-  ...(pgStats ? { postgresFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] } : {}),
+  // commits durable as on RDS (a throwaway PostgreSQL runs with fsync off otherwise): an accepted vote survives a crash
+  postgresFlags: ['-c', 'fsync=on', ...(pgStats ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] : [])],
   logs: 'silent',
   // the services' own cost by default, like the bare Koa (BENCH_TELEMETRY=1: with OpenTelemetry as npm start runs it)
   env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
