@@ -137,6 +137,9 @@ export function matchesEtag(ifNoneMatch: string, etag: string): boolean {
   return ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
 }
 
+/** thrown inside a lookup, so that a video not open for votes is not remembered */
+const notVotable = Symbol('not open for votes');
+
 /**
  * Which videos are open for votes, remembered for a second when they are (never when they are not):
  * a burst of votes for a popular video reads it once. Votes that arrive while the video is being
@@ -145,29 +148,27 @@ export function matchesEtag(ifNoneMatch: string, etag: string): boolean {
  * that second is ignored by the read models like any late one.
  */
 class VotableVideos {
-  private readonly known = new Map<string, { video: { ownerId: string }; until: number }>();
-  private readonly lookups = new Map<string, Promise<{ ownerId: string } | undefined>>();
+  private readonly cache: PageCache<{ ownerId: string }>;
+
   constructor(
     private readonly db: Knex,
-    private readonly ttlMs = 1000,
-    private readonly maxEntries = 10_000,
-  ) {}
+    ttlMs = 1000,
+    maxEntries = 10_000,
+  ) {
+    // PageCache shares a lookup in flight and forgets a failed one
+    this.cache = new PageCache(ttlMs, maxEntries);
+  }
 
   find(videoId: string): Promise<{ ownerId: string } | undefined> {
-    const hit = this.known.get(videoId);
-    if (hit && hit.until > Date.now()) return Promise.resolve(hit.video);
-    const running = this.lookups.get(videoId);
-    if (running) return running;
-    const lookup = findVotableVideo(this.db, videoId)
-      .then((video) => {
-        if (video) {
-          if (this.known.size >= this.maxEntries) this.known.delete(this.known.keys().next().value!);
-          this.known.set(videoId, { video, until: Date.now() + this.ttlMs });
-        } else this.known.delete(videoId);
+    return this.cache
+      .get(videoId, async () => {
+        const video = await findVotableVideo(this.db, videoId);
+        if (!video) throw notVotable;
         return video;
       })
-      .finally(() => this.lookups.delete(videoId));
-    this.lookups.set(videoId, lookup);
-    return lookup;
+      .catch((error: unknown) => {
+        if (error === notVotable) return undefined;
+        throw error;
+      });
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A short-lived in-memory cache of public pages (the showcase, the ranking), keyed by the normalised
- * query. Concurrent requests for a page that is being loaded share the load (one query however many
+ * query, and of the videos open for votes. Concurrent requests for a page that is being loaded share the load (one query however many
  * clients poll), and an entry lives `ttlMs` — a few hundred milliseconds keeps the ranking well within
  * its one-second freshness promise while the database sees a handful of queries per second. Failures
  * are not cached.
