@@ -11,6 +11,9 @@ interface Entry {
 
 const keptHeaders = ['content-type', 'etag', 'x-total-count', 'cache-control', 'last-modified'];
 
+/** only anonymous GETs are cached: with a user, voted_by_me differs per user */
+const anonymousGet = (ctx: Context) => ctx.method === 'GET' && !ctx.get('authorization');
+
 /**
  * A tiny per-task cache for anonymous GETs of public pages (rankings, the showcase): an entry lives
  * `ttlMs` (a fraction of a second, well inside the "a vote shows within 1 s" promise), concurrent misses
@@ -30,9 +33,8 @@ export class MicroCache {
    */
   early() {
     return (ctx: Context, next: Next) => {
-      if (ctx.method !== 'GET' || ctx.get('authorization')) return next();
-      const entry = this.entries.get(ctx.url);
-      if (!entry || entry.expires <= Date.now()) return next();
+      const entry = anonymousGet(ctx) ? this.fresh(ctx.url) : undefined;
+      if (!entry) return next();
       (ctx as { _matchedRoute?: string })._matchedRoute = entry.route;
       ctx.set('x-cache', 'hit');
       this.answer(ctx, entry);
@@ -42,11 +44,10 @@ export class MicroCache {
 
   middleware(ttlMs: number) {
     return async (ctx: Context, next: Next) => {
-      if (ttlMs <= 0 || ctx.method !== 'GET' || ctx.get('authorization')) return next();
+      if (ttlMs <= 0 || !anonymousGet(ctx)) return next();
       const key = ctx.url;
-      const now = Date.now();
-      let entry = this.entries.get(key);
-      if (!entry || entry.expires <= now) {
+      let entry = this.fresh(key);
+      if (!entry) {
         let flight = this.pending.get(key);
         if (!flight) {
           flight = this.fill(ctx, next, key, ttlMs).finally(() => this.pending.delete(key));
@@ -62,6 +63,11 @@ export class MicroCache {
       } else ctx.set('x-cache', 'hit');
       this.answer(ctx, entry);
     };
+  }
+
+  private fresh(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    return entry && entry.expires > Date.now() ? entry : undefined;
   }
 
   private answer(ctx: Context, entry: Entry): void {

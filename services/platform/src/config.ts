@@ -69,13 +69,16 @@ export const databaseConfigSchema = z.object({
   DATABASE_PREPARE_HOT: env.bool(true),
 });
 
+/** PublishBatch calls the outbox relay keeps in flight unless told otherwise */
+export const defaultRelayParallelBatches = 4;
+
 /** The outbox relay of a service with an event store (auth, video-catalog, voting). */
 export const relayConfigSchema = z.object({
   /**
    * PublishBatch calls of 10 events in flight at once. The relay publishes at most about
    * 10 × this ÷ SNS's time per call: ~1,600 events/s at 4 and 25 ms. Locally, more costs moto CPU.
    */
-  RELAY_PARALLEL_BATCHES: env.int(4, 1, 64),
+  RELAY_PARALLEL_BATCHES: env.int(defaultRelayParallelBatches, 1, 64),
 });
 
 /**

@@ -2,6 +2,7 @@ import { topicOfProducer, type ServiceName } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
 import type { Knex } from 'knex';
 import { createSnsClient, createSqsClient, type AwsSettings } from './aws';
+import { defaultRelayParallelBatches } from './config';
 import { createDatabase, migrate, type Migration } from './db';
 import type { EventStore } from './eventstore/store';
 import type { Lifecycle } from './lifecycle';
@@ -45,7 +46,7 @@ export function startOutboxRelay(options: {
   const { service, config, lifecycle } = options;
   // the SDK client resolves endpoint, region and credentials (and refreshes them); the calls are lean
   const sns = createSnsClient(config);
-  const parallelBatches = config.RELAY_PARALLEL_BATCHES ?? 4;
+  const parallelBatches = config.RELAY_PARALLEL_BATCHES ?? defaultRelayParallelBatches;
   const publisher = new QuerySnsPublisher(sns, { connections: Math.max(16, parallelBatches) });
   lifecycle.onStop('sns', async () => {
     await publisher.close();

@@ -1,5 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span } from '@opentelemetry/api';
 import type { Logger } from '@anb/observability';
+import { defaultRelayParallelBatches } from '../config';
 import type { EventStore } from '../eventstore/store';
 import type { GlobalCheckpoint, RecordedEvent } from '../eventstore/types';
 import { toEnvelope } from './envelope';
@@ -52,7 +53,7 @@ export class OutboxRelay {
   private readonly subscription: StoreSubscription;
 
   constructor(private readonly options: RelayOptions) {
-    this.parallelBatches = options.parallelBatches ?? 4;
+    this.parallelBatches = options.parallelBatches ?? defaultRelayParallelBatches;
     this.subscription = new StoreSubscription({
       store: options.store,
       databaseUrl: options.databaseUrl,
