@@ -34,8 +34,11 @@ Nothing here changes what moto stores or answers to a single caller. Each mend c
 as expected and otherwise leaves moto as shipped.
 """
 
+import binascii
+import re
 import sys
 import threading
+from urllib.parse import parse_qsl, unquote
 
 mended = []
 
@@ -307,22 +310,16 @@ def _publish_batch_answer_written_directly():
 
 _publish_batch_answer_written_directly()
 
-_BAD_ESCAPE = None
+# a stray '%' (not starting a valid escape) or a raw line break
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\r\n]")
 
 
 def _unquote_form_text(text, errors):
     """urllib.parse.unquote for one name or value of a form body, its '+' already a space."""
-    global _BAD_ESCAPE
     if "%" not in text:
         return text
-    import binascii
-    import re
-    from urllib.parse import unquote
-
-    if _BAD_ESCAPE is None:
-        _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\r\n]")
     if _BAD_ESCAPE.search(text):
-        # a stray '%' (kept as it is) or a raw line break: the slow, general way
+        # the slow, general way (a stray '%' is kept as it is)
         return unquote(text, errors=errors)
     # quoted-printable is percent-encoding with '=' for '%': the C decoder does the work once the
     # text's own '=' are escaped. Every '%' here starts a valid escape and there is no line break,
@@ -333,8 +330,6 @@ def _unquote_form_text(text, errors):
 
 def form_pairs(qs, keep_blank_values=False, strict_parsing=False, encoding="utf-8", errors="replace", max_num_fields=None, separator="&"):
     """urllib.parse.parse_qsl, same pairs, with the percent-decoding done by binascii."""
-    from urllib.parse import parse_qsl
-
     if strict_parsing or encoding != "utf-8" or max_num_fields is not None or separator != "&" or not isinstance(qs, str):
         return parse_qsl(qs, keep_blank_values, strict_parsing, encoding, errors, max_num_fields, separator)
     pairs = []
@@ -356,8 +351,6 @@ def _form_bodies_decoded_in_c():
     binascii's C quoted-printable decoder do the decoding.
     """
     try:
-        from urllib.parse import parse_qsl
-
         from werkzeug import formparser
     except Exception:
         return
@@ -369,8 +362,8 @@ def _form_bodies_decoded_in_c():
 
 _form_bodies_decoded_in_c()
 
-_ENTRY_FIELD = None
-_ATTRIBUTE_FIELD = None
+_ENTRY_FIELD = re.compile(r"PublishBatchRequestEntries\.member\.([1-9][0-9]*)\.(.+)\Z")
+_ATTRIBUTE_FIELD = re.compile(r"MessageAttributes\.entry\.([1-9][0-9]*)\.(Name|Value\.DataType|Value\.StringValue)\Z")
 _ENTRY_TEXTS = ("Id", "Message", "Subject", "MessageStructure", "MessageDeduplicationId", "MessageGroupId")
 
 
@@ -380,12 +373,6 @@ def publish_batch_params(querystring):
     query parser gives them; None for anything this does not know (a binary attribute, an unknown
     field, a gap in the numbering), which then goes the generic way.
     """
-    global _ENTRY_FIELD, _ATTRIBUTE_FIELD
-    import re
-
-    if _ENTRY_FIELD is None:
-        _ENTRY_FIELD = re.compile(r"PublishBatchRequestEntries\.member\.([1-9][0-9]*)\.(.+)\Z")
-        _ATTRIBUTE_FIELD = re.compile(r"MessageAttributes\.entry\.([1-9][0-9]*)\.(Name|Value\.DataType|Value\.StringValue)\Z")
     topic_arn = None
     numbered = {}
     for name, values in querystring.items():
