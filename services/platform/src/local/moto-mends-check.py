@@ -1,5 +1,5 @@
 """
-Checks the two mends that replace one of moto's readers with a quicker one (moto.test.ts runs this
+Checks the mends that replace one of moto's readers with a quicker one (moto.test.ts runs this
 with the mends on PYTHONPATH): on generated input each must give exactly what the reader it replaces
 gives. Prints one line per check and exits 1 at the first difference.
 
@@ -8,6 +8,10 @@ gives. Prints one line per check and exits 1 at the first difference.
 2. `publish_batch_params` against moto's generic query parser, on random PublishBatch calls sent
    to an in-process moto (awkward text, 0–4 attributes, subjects, group ids, binary attributes,
    which must go the generic way), each call also published for real.
+3. `fast_headers` (through http.client.parse_headers, as the server calls it) against the email
+   parser, on random header blocks: odd names, empty values, spaces and tabs, Latin-1 bytes, folded
+   lines, lines without a colon, bare line feeds, a block cut off before its blank line.
+4. The action methods listed once are the ones inspect lists, and request ids keep their shape.
 """
 
 import random
@@ -117,5 +121,68 @@ def check_publish_batch_params(rounds=300):
     print(f"publish_batch_params: {seen['compared']} random batches, same parameters as moto's parser; {seen['generic way']} with a binary attribute went the generic way")
 
 
+HEADER_NAMES = ["Host", "Content-Type", "X-Amz-Date", "authorization", "X-Amz-Target", "a", "x-y_z", "Bad Name", "n@me", "caf\xe9", "", "From"]
+HEADER_VALUES = ["", " ", "\t", "127.0.0.1:4566", " spaced ", "a:b:c", "AWS4-HMAC-SHA256 Credential=x/y, Signature=0", "caf\xe9 \xff", "\ttabbed", "v\rcr", "v\nlf"]
+
+
+def random_header_block():
+    lines = []
+    for _ in range(rng.randint(0, 8)):
+        kind = rng.random()
+        if kind < 0.85:
+            sep = rng.choice([":", ": ", ":\t", ":  ", " :"])
+            lines.append(rng.choice(HEADER_NAMES) + sep + rng.choice(HEADER_VALUES) + rng.choice(["\r\n"] * 9 + ["\n"]))
+        elif kind < 0.93:
+            lines.append(rng.choice([" ", "\t"]) + "folded " + rng.choice(HEADER_VALUES) + "\r\n")
+        else:
+            lines.append(rng.choice(["no colon here", "From someone", ""]) + "\r\n")
+    block = "".join(lines) + rng.choice(["\r\n"] * 9 + ["\n", ""])
+    return block.encode("iso-8859-1")
+
+
+def check_fast_headers(rounds=20000):
+    import email.parser
+    import http.client
+    import io
+
+    fast = 0
+    for _ in range(rounds):
+        block = random_header_block()
+        try:
+            expected = vars(email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(http.client._read_headers(io.BytesIO(block))).decode("iso-8859-1")))
+        except Exception as error:
+            expected = repr(error)
+        try:
+            got = vars(http.client.parse_headers(io.BytesIO(block)))
+        except Exception as error:
+            got = repr(error)
+        if repr(got) != repr(expected):
+            print(f"parse_headers differs on {block!r}:\n  {got!r}\n  {expected!r}")
+            sys.exit(1)
+        fast += sitecustomize.fast_headers(http.client._read_headers(io.BytesIO(block)), http.client.HTTPMessage) is not None
+    print(f"fast_headers: {rounds} random header blocks, same headers as the email parser ({fast} split directly)")
+
+
+def check_listed_once_and_request_ids():
+    import re
+
+    from moto.core import responses, utils
+    from moto.sns.responses import SNSResponse
+    from moto.sqs.responses import SQSResponse
+
+    for clazz in (SNSResponse, SQSResponse):
+        if list(responses.method_names_from_class(clazz)) != utils.method_names_from_class(clazz):
+            print(f"the methods listed once for {clazz.__name__} differ from inspect's")
+            sys.exit(1)
+    headers = {}
+    ids = {responses.gen_amzn_requestid_long(headers) for _ in range(1000)}
+    if len(ids) != 1000 or not all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in ids) or headers["x-amzn-requestid"] not in ids:
+        print(f"request ids lost their shape: {sorted(ids)[:3]}")
+        sys.exit(1)
+    print("action methods listed once: same as inspect's; request ids: 52 letters and digits, all different")
+
+
 check_form_pairs()
 check_publish_batch_params()
+check_fast_headers()
+check_listed_once_and_request_ids()

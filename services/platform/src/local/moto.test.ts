@@ -51,10 +51,10 @@ describe('the local AWS (moto) with the platform’s mends', () => {
   test('every mend applies to the installed moto, and it says so at start-up', () => {
     const line = lines.find((l) => l.startsWith('anb moto mends:'));
     assert.ok(line, `no mends line in moto's output:\n${lines.join('\n')}`);
-    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes', 'query-parameters-by-prefix', 'publish-batch-answer-written', 'form-bodies-decoded-in-c', 'publish-batch-read-directly']) assert.ok(line.includes(mend), line);
+    for (const mend of ['sqs-send-in-constant-time', 'modules-listed-once', 'no-request-log', 'keep-alive', 'atomic-dynamodb-writes', 'query-parameters-by-prefix', 'publish-batch-answer-written', 'form-bodies-decoded-in-c', 'publish-batch-read-directly', 'action-methods-listed-once', 'request-ids-drawn-at-once', 'headers-read-without-email-parser']) assert.ok(line.includes(mend), line);
   });
 
-  test('the quicker form decoder and PublishBatch reader give what the readers they replace give, on random input', () => {
+  test('the quicker form decoder, PublishBatch reader and header reader give what the readers they replace give, on random input', () => {
     // moto-mends-check.py compares them in Python (moto in-process), where their inputs can be generated freely
     const check = spawnSync('python3', [fileURLToPath(new URL('./moto-mends-check.py', import.meta.url))], {
       env: { ...process.env, PYTHONPATH: fileURLToPath(new URL('./moto-patches', import.meta.url)) },
@@ -64,6 +64,8 @@ describe('the local AWS (moto) with the platform’s mends', () => {
     assert.equal(check.status, 0, `${check.stdout}\n${check.stderr}`);
     assert.match(check.stdout, /form_pairs: \d+ random bodies, same pairs as parse_qsl/);
     assert.match(check.stdout, /publish_batch_params: [1-9]\d* random batches, same parameters as moto's parser; [1-9]\d* with a binary attribute went the generic way/);
+    assert.match(check.stdout, /fast_headers: \d+ random header blocks, same headers as the email parser \([1-9]\d* split directly\)/);
+    assert.match(check.stdout, /action methods listed once: same as inspect's; request ids: 52 letters and digits, all different/);
   });
 
   test('GetQueueAttributes still counts waiting and in-flight messages', async () => {

@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends nine differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends twelve differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -29,6 +29,13 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
 9. A PublishBatch's parameters are read straight from its form fields instead of by walking the
    API model for each of its ~280 fields: the same parameters (anything unusual still goes the
    generic way), about a fifth less moto CPU per published event.
+10. The methods of a response class are listed once per class, not with inspect.getmembers
+    before every call to see whether the action is one of them.
+11. Every answer's 52-character request id is drawn in one go (random.choices) instead of one
+    random.choice per character, from the same seedable generator.
+12. Request headers that are plain `name: value` lines are split directly instead of going through
+    the email package's feed parser (folded or malformed lines still do).
+    Together 10–12: 5–9 % less moto CPU per PublishBatch of 10, measured interleaved.
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -311,6 +318,8 @@ def _publish_batch_answer_written_directly():
 _publish_batch_answer_written_directly()
 
 # a stray '%' (not starting a valid escape) or a raw line break
+# a header name as RFC 9110 allows it (a token)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\r\n]")
 
 
@@ -452,6 +461,110 @@ def _publish_batch_read_directly():
 
 
 _publish_batch_read_directly()
+
+def _action_methods_listed_once():
+    """
+    Before every call moto lists its response class's methods (inspect.getmembers over a few
+    hundred attributes) to see whether the action is one of them. A class's methods do not change
+    while moto runs: they are listed once per class.
+    """
+    try:
+        from moto.core import responses
+    except Exception:
+        return
+    listing = getattr(responses, "method_names_from_class", None)
+    if not callable(listing):
+        return
+    listed = {}
+
+    def method_names_listed_once(clazz):
+        names = listed.get(clazz)
+        if names is None:
+            names = listed[clazz] = tuple(listing(clazz))
+        return names
+
+    responses.method_names_from_class = method_names_listed_once
+    mended.append("action-methods-listed-once")
+
+
+_action_methods_listed_once()
+
+
+def _request_ids_drawn_at_once():
+    """moto draws the 52 characters of every answer's request id one random.choice at a time; one draw of 52 now."""
+    try:
+        import string
+
+        from moto.core import responses
+        from moto.moto_api._internal import mock_random
+    except Exception:
+        return
+    if not callable(getattr(responses, "gen_amzn_requestid_long", None)) or not callable(getattr(mock_random, "choices", None)):
+        return
+    pool = string.ascii_letters + string.digits
+
+    def request_id(headerdict=None):
+        req_id = "".join(mock_random.choices(pool, k=52))
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = req_id
+        return req_id
+
+    responses.gen_amzn_requestid_long = request_id
+    mended.append("request-ids-drawn-at-once")
+
+
+_request_ids_drawn_at_once()
+
+
+def fast_headers(lines, message_class):
+    """
+    The header block of a request (the lines http.client read, the blank line last) as `message_class`
+    holds it after the email parser: (name, value) pairs in order. None when a line is anything but a
+    plain `name: value` (a folded line, no colon, a bare line feed or carriage return): the email
+    parser handles those.
+    """
+    message = message_class()
+    for raw in lines:
+        if raw == b"\r\n":
+            break
+        line = raw.decode("iso-8859-1")
+        name, colon, value = line.partition(":")
+        if not colon or not line.endswith("\r\n") or line[0] in " \t" or "\r" in line[:-2] or not _HEADER_NAME.match(name):
+            return None
+        message._headers.append((name, value.lstrip(" \t")[:-2]))
+    else:
+        return None
+    message.set_payload("")
+    return message
+
+
+def _headers_read_without_email_parser():
+    """
+    Every request's headers went through the email package's feed parser (a few percent of moto's
+    CPU per call). Plain `name: value` lines are split directly; anything else still goes to the
+    email parser.
+    """
+    try:
+        import email.parser
+        import http.client
+    except Exception:
+        return
+    read_headers = getattr(http.client, "_read_headers", None)
+    if not callable(read_headers) or not callable(getattr(http.client, "parse_headers", None)):
+        return
+
+    def parse_headers(fp, _class=http.client.HTTPMessage):
+        lines = read_headers(fp)
+        message = fast_headers(lines, _class)
+        if message is not None:
+            return message
+        return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
+
+    http.client.parse_headers = parse_headers
+    mended.append("headers-read-without-email-parser")
+
+
+_headers_read_without_email_parser()
 
 # one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
 print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
