@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends twelve differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends thirteen differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -36,6 +36,9 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
 12. Request headers that are plain `name: value` lines are split directly instead of going through
     the email package's feed parser (folded or malformed lines still do).
     Together 10–12: 5–9 % less moto CPU per PublishBatch of 10, measured interleaved.
+13. Python's cyclic garbage collector runs every 20,000 allocations instead of 700, and the
+    objects alive at start-up are frozen out of its walks over everything moto holds (about 7 %
+    less moto CPU per PublishBatch of 10 with a few thousand messages kept).
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -565,6 +568,23 @@ def _headers_read_without_email_parser():
 
 
 _headers_read_without_email_parser()
+
+def _garbage_collected_less_often():
+    """
+    moto keeps every message it was sent in memory (SQS queues, SNS notifications), and each call
+    makes thousands of short-lived objects: Python's cyclic collector ran every 700 allocations and,
+    now and then, walked everything moto holds. The objects alive at start-up (moto's modules, the
+    API models) are frozen out of its walks, and it runs every 20,000 allocations. Reference
+    counting still frees almost everything at once; only cycles wait a little longer.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+    mended.append("garbage-collected-less-often")
+
+
+_garbage_collected_less_often()
 
 # one line on stderr, so whoever starts moto can tell the mends are in (startMoto's onLog sees it)
 print(f"anb moto mends: {', '.join(mended) or 'none'}", file=sys.stderr, flush=True)
