@@ -376,6 +376,8 @@ describe('the public micro-cache', () => {
   let service: Server;
   let gw: RunningServer;
   const calls: { url: string; authorization?: string; ifNoneMatch?: string }[] = [];
+  /** while set, the service holds its answers to ?page=held until this promise settles */
+  let gate: Promise<void> | undefined;
   before(async () => {
     service = createServer((req, res) => {
       calls.push({ url: req.url!, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(req.headers['if-none-match'] ? { ifNoneMatch: String(req.headers['if-none-match']) } : {}) });
@@ -385,13 +387,14 @@ describe('the public micro-cache', () => {
         res.end(JSON.stringify({ code: 'VALIDATION_ERROR' }));
         return;
       }
+      const held = url.searchParams.get('page') === 'held' ? gate : undefined;
       // slow enough that concurrent first requests overlap
-      setTimeout(() => {
+      void Promise.resolve(held).then(() => setTimeout(() => {
         const body = JSON.stringify({ url: req.url, n: calls.length });
         // a known length, as Koa sends it (a chunked answer is streamed, not kept)
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), etag: 'W/"v1"', 'x-total-count': '3', 'cache-control': 'public, max-age=0', 'x-service-only': 'dropped' });
         res.end(body);
-      }, 30);
+      }, 30));
     });
     await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
     gw = await startGateway(`http://127.0.0.1:${(service.address() as AddressInfo).port}`);
@@ -449,6 +452,51 @@ describe('the public micro-cache', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await fetch(`${gw.url}${url}`)).headers.get('x-cache'), 'miss');
     assert.equal(callsTo(url), 2);
+  });
+
+  test('while an expired page is asked for again, others get the previous one at once, for up to another 250 ms', async () => {
+    const url = '/api/public/rankings?page=held';
+    const get = async () => {
+      const r = await fetch(`${gw.url}${url}`);
+      return { cache: r.headers.get('x-cache'), n: ((await r.json()) as { n: number }).n };
+    };
+    const held = () => {
+      let release!: () => void;
+      gate = new Promise<void>((r) => (release = r));
+      return release;
+    };
+    const reached = (count: number) => waitFor(async () => callsTo(url) === count, { timeoutMs: 5000, intervalMs: 5, message: `call ${count} reaches the service` });
+    const first = await get();
+    assert.equal(first.cache, 'miss');
+
+    // expired (250 ms), not yet twice as old: one request refreshes, the others are answered meanwhile
+    await new Promise((r) => setTimeout(r, 270));
+    let release = held();
+    const refresher = get();
+    await reached(2);
+    const meanwhile = await Promise.all([get(), get()]);
+    assert.deepEqual(meanwhile, [{ cache: 'stale', n: first.n }, { cache: 'stale', n: first.n }]);
+    assert.equal(callsTo(url), 2, 'one call refreshes the page');
+    release();
+    const refreshed = await refresher;
+    assert.equal(refreshed.cache, 'miss');
+    assert.notEqual(refreshed.n, first.n);
+    assert.deepEqual(await get(), { cache: 'hit', n: refreshed.n });
+
+    // twice as old: the next requests wait for the service, as on a first request
+    await new Promise((r) => setTimeout(r, 550));
+    release = held();
+    const again = get();
+    await reached(3);
+    const waiting = get();
+    const early = await Promise.race([waiting.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 100))]);
+    assert.equal(early, 'waiting', 'an entry older than twice its time is not answered');
+    release();
+    const [renewed, shared] = await Promise.all([again, waiting]);
+    assert.equal(renewed.cache, 'miss');
+    assert.deepEqual(shared, { cache: 'hit', n: renewed.n });
+    assert.equal(callsTo(url), 3);
+    gate = undefined;
   });
 
   test('other methods and routes without a cache time always reach the service', async () => {

@@ -5,6 +5,8 @@ interface Entry {
   headers: Record<string, string>;
   body: Buffer;
   expires: number;
+  /** past `expires` it is still answered while one request refreshes it, until this time */
+  staleUntil: number;
   /** the route it was filled through (the metrics' http.route of a hit answered before the router) */
   route: string | undefined;
 }
@@ -19,6 +21,10 @@ const anonymousGet = (ctx: Context) => ctx.method === 'GET' && !ctx.get('authori
  * `ttlMs` (a fraction of a second, well inside the "a vote shows within 1 s" promise), concurrent misses
  * for one URL share a single upstream call, and `If-None-Match` is answered 304 from it. Requests with
  * a user (voted_by_me differs per user) always go through.
+ *
+ * When an entry expires, the first request asks the service again; requests that come while that call
+ * is out get the entry they would have got a moment earlier (`x-cache: stale`), for up to another
+ * `ttlMs`, instead of all waiting on the service at once every `ttlMs`. Older than that, they wait.
  */
 export class MicroCache {
   private readonly entries = new Map<string, Entry>();
@@ -33,11 +39,14 @@ export class MicroCache {
    */
   early() {
     return (ctx: Context, next: Next) => {
-      const entry = anonymousGet(ctx) ? this.fresh(ctx.url) : undefined;
-      if (!entry) return next();
-      (ctx as { _matchedRoute?: string })._matchedRoute = entry.route;
-      ctx.set('x-cache', 'hit');
-      this.answer(ctx, entry);
+      if (!anonymousGet(ctx)) return next();
+      const entry = this.fresh(ctx.url);
+      const stale = entry ? undefined : this.refreshing(ctx.url);
+      if (!entry && !stale) return next();
+      const answered = (entry ?? stale)!;
+      (ctx as { _matchedRoute?: string })._matchedRoute = answered.route;
+      ctx.set('x-cache', entry ? 'hit' : 'stale');
+      this.answer(ctx, answered);
       return undefined;
     };
   }
@@ -56,6 +65,12 @@ export class MicroCache {
           if (!entry) return; // not cacheable: this request already has its own answer
           ctx.set('x-cache', 'miss');
         } else {
+          const stale = this.refreshing(key);
+          if (stale) {
+            ctx.set('x-cache', 'stale');
+            this.answer(ctx, stale);
+            return;
+          }
           entry = await flight;
           if (!entry) return next();
           ctx.set('x-cache', 'hit');
@@ -68,6 +83,13 @@ export class MicroCache {
   private fresh(key: string): Entry | undefined {
     const entry = this.entries.get(key);
     return entry && entry.expires > Date.now() ? entry : undefined;
+  }
+
+  /** the expired entry of a page being asked for again, while it may still be answered */
+  private refreshing(key: string): Entry | undefined {
+    if (!this.pending.has(key)) return undefined;
+    const entry = this.entries.get(key);
+    return entry && entry.staleUntil > Date.now() ? entry : undefined;
   }
 
   private answer(ctx: Context, entry: Entry): void {
@@ -95,7 +117,8 @@ export class MicroCache {
       if (value) headers[name] = String(value);
     }
     const route = (ctx as { _matchedRoute?: string })._matchedRoute;
-    const entry = { status: 200, headers, body: ctx.body, expires: Date.now() + ttlMs, route: typeof route === 'string' ? route : undefined };
+    const now = Date.now();
+    const entry = { status: 200, headers, body: ctx.body, expires: now + ttlMs, staleUntil: now + 2 * ttlMs, route: typeof route === 'string' ? route : undefined };
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, entry);
     return entry;
