@@ -33,20 +33,17 @@ export class MicroCache {
   constructor(private readonly maxEntries = 1000) {}
 
   /**
-   * Answers a fresh entry before routing (mounted ahead of the router): a hit then costs no route
-   * matching and no middleware of its route. Anything else goes on to the route, whose `middleware`
+   * Answers from memory before routing (mounted ahead of the router): a hit, or a stale page while it
+   * is being asked for again, then costs no route matching and no middleware of its route. Anything else goes on to the route, whose `middleware`
    * fills the cache.
    */
   early() {
     return (ctx: Context, next: Next) => {
-      if (!anonymousGet(ctx)) return next();
-      const entry = this.fresh(ctx.url);
-      const stale = entry ? undefined : this.refreshing(ctx.url);
-      if (!entry && !stale) return next();
-      const answered = (entry ?? stale)!;
-      (ctx as { _matchedRoute?: string })._matchedRoute = answered.route;
-      ctx.set('x-cache', entry ? 'hit' : 'stale');
-      this.answer(ctx, answered);
+      const served = anonymousGet(ctx) ? this.servable(ctx.url) : undefined;
+      if (!served) return next();
+      (ctx as { _matchedRoute?: string })._matchedRoute = served.entry.route;
+      ctx.set('x-cache', served.cache);
+      this.answer(ctx, served.entry);
       return undefined;
     };
   }
@@ -55,41 +52,36 @@ export class MicroCache {
     return async (ctx: Context, next: Next) => {
       if (ttlMs <= 0 || !anonymousGet(ctx)) return next();
       const key = ctx.url;
-      let entry = this.fresh(key);
-      if (!entry) {
-        let flight = this.pending.get(key);
-        if (!flight) {
-          flight = this.fill(ctx, next, key, ttlMs).finally(() => this.pending.delete(key));
-          this.pending.set(key, flight);
-          entry = await flight;
-          if (!entry) return; // not cacheable: this request already has its own answer
-          ctx.set('x-cache', 'miss');
-        } else {
-          const stale = this.refreshing(key);
-          if (stale) {
-            ctx.set('x-cache', 'stale');
-            this.answer(ctx, stale);
-            return;
-          }
-          entry = await flight;
-          if (!entry) return next();
-          ctx.set('x-cache', 'hit');
-        }
-      } else ctx.set('x-cache', 'hit');
+      const served = this.servable(key);
+      if (served) {
+        ctx.set('x-cache', served.cache);
+        this.answer(ctx, served.entry);
+        return;
+      }
+      let entry: Entry | undefined;
+      let flight = this.pending.get(key);
+      if (!flight) {
+        flight = this.fill(ctx, next, key, ttlMs).finally(() => this.pending.delete(key));
+        this.pending.set(key, flight);
+        entry = await flight;
+        if (!entry) return; // not cacheable: this request already has its own answer
+        ctx.set('x-cache', 'miss');
+      } else {
+        entry = await flight;
+        if (!entry) return next();
+        ctx.set('x-cache', 'hit');
+      }
       this.answer(ctx, entry);
     };
   }
 
-  private fresh(key: string): Entry | undefined {
+  /** what memory can answer now: a fresh entry, or an expired one while it is being asked for again (and not too old) */
+  private servable(key: string): { entry: Entry; cache: 'hit' | 'stale' } | undefined {
     const entry = this.entries.get(key);
-    return entry && entry.expires > Date.now() ? entry : undefined;
-  }
-
-  /** the expired entry of a page being asked for again, while it may still be answered */
-  private refreshing(key: string): Entry | undefined {
-    if (!this.pending.has(key)) return undefined;
-    const entry = this.entries.get(key);
-    return entry && entry.staleUntil > Date.now() ? entry : undefined;
+    if (!entry) return undefined;
+    const now = Date.now();
+    if (entry.expires > now) return { entry, cache: 'hit' };
+    return this.pending.has(key) && entry.staleUntil > now ? { entry, cache: 'stale' } : undefined;
   }
 
   private answer(ctx: Context, entry: Entry): void {
