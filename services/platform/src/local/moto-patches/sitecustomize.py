@@ -45,6 +45,7 @@ as expected and otherwise leaves moto as shipped.
 """
 
 import binascii
+import functools
 import re
 import sys
 import threading
@@ -98,17 +99,21 @@ def _send_message_in_constant_time():
 _send_message_in_constant_time()
 
 
+def _listing_remembered(module, name, mend):
+    """`module.<name>` lists something that does not change while moto runs: it is listed once per argument."""
+    listing = getattr(module, name, None)
+    if not callable(listing):
+        return
+    setattr(module, name, functools.cache(lambda *args: tuple(listing(*args))))
+    mended.append(mend)
+
+
 def _list_modules_once():
     try:
         from moto import backends
     except Exception:
         return
-    listing = getattr(backends, "list_of_moto_modules", None)
-    if not callable(listing):
-        return
-    modules = tuple(listing())
-    backends.list_of_moto_modules = lambda: modules
-    mended.append("modules-listed-once")
+    _listing_remembered(backends, "list_of_moto_modules", "modules-listed-once")
 
 
 _list_modules_once()
@@ -466,6 +471,7 @@ def _publish_batch_read_directly():
 
 _publish_batch_read_directly()
 
+
 def _action_methods_listed_once():
     """
     Before every call moto lists its response class's methods (inspect.getmembers over a few
@@ -476,19 +482,7 @@ def _action_methods_listed_once():
         from moto.core import responses
     except Exception:
         return
-    listing = getattr(responses, "method_names_from_class", None)
-    if not callable(listing):
-        return
-    listed = {}
-
-    def method_names_listed_once(clazz):
-        names = listed.get(clazz)
-        if names is None:
-            names = listed[clazz] = tuple(listing(clazz))
-        return names
-
-    responses.method_names_from_class = method_names_listed_once
-    mended.append("action-methods-listed-once")
+    _listing_remembered(responses, "method_names_from_class", "action-methods-listed-once")
 
 
 _action_methods_listed_once()
@@ -569,6 +563,7 @@ def _headers_read_without_email_parser():
 
 
 _headers_read_without_email_parser()
+
 
 def _garbage_collected_less_often():
     """
