@@ -1,12 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Who spends the machine's CPU during a benchmark: every process on it, grouped by role. */
-export type CpuRole = 'gateway' | 'auth' | 'voting' | 'video-catalog' | 'processing' | 'postgres' | 'moto' | 'load generator' | 'other';
+export type CpuRole = 'gateway' | 'auth' | 'voting' | 'video-catalog' | 'processing' | 'postgres' | 'moto' | 'bare Koa' | 'load generator' | 'other';
 
 const roleOf = (pid: number, cmdline: string): CpuRole => {
   if (pid === process.pid) return 'load generator';
   const service = /services\/(gateway|auth|voting|video-catalog|processing)\/src\/main\.ts/.exec(cmdline);
   if (service) return service[1] as CpuRole;
+  if (cmdline.includes('bench/hello.ts')) return 'bare Koa';
   if (/(^|\/)postgres(\s|$)|postgres:/.test(cmdline)) return 'postgres';
   if (cmdline.includes('moto_server')) return 'moto';
   return 'other';
@@ -77,6 +78,13 @@ export function perRequest(used: Map<CpuRole, number> | CpuUse, requests: number
       return `${role} ${Math.round((seconds / requests) * 1e6)} µs${share}`;
     })
     .join(' · ');
+}
+
+/** CPU seconds per request, every role together */
+export function cpuPerRequest(used: Map<CpuRole, number>, requests: number): number {
+  let seconds = 0;
+  for (const value of used.values()) seconds += value;
+  return seconds / requests;
 }
 
 /** "moto 0.62 · voting 0.05 · …" cores busy per role over `seconds`, biggest first */
