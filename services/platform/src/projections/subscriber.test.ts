@@ -6,7 +6,9 @@ import { createDatabase } from '../db';
 import { startTestDatabase, waitFor, type LocalPostgres } from '../local';
 import { testLogger } from '../test-support/logger';
 import { expectedTallies, projectionSchema, tallyProjection, voteCastEvent } from '../test-support/projections';
-import { CheckpointMovedError, ProjectionSubscriber, tableCheckpoint } from './subscriber';
+import { startOfStore } from '../eventstore/types';
+import type { PositionedLogEvent } from './log';
+import { CheckpointMovedError, ProjectionSubscriber, sharedSlice, tableCheckpoint } from './subscriber';
 
 let pg: LocalPostgres;
 let db: Knex;
@@ -71,6 +73,54 @@ describe('projection subscriber', () => {
       db.off('query', record);
     }
     assert.equal((await tallies(schema)).get(owner), 120);
+  });
+
+  test('projections that take the same own events share one read of them per round', async () => {
+    const schema = 'sub_shared';
+    const a = tallyProjection(schema, { storeFeed: 'subscriber' });
+    const b = tallyProjection(schema, { name: 'tally_b', storeFeed: 'subscriber' });
+    const store = await projectionSchema(db, schema, [a, b]);
+    const owners = Array.from({ length: 4 }, () => randomUUID());
+    for (let i = 0; i < 120; i++) await store.append(`vote:${i}`, [voteCastEvent(owners[i % 4]!)]);
+    const subscriber = new ProjectionSubscriber({ db, databaseUrl: pg.url, schema, projections: [a, b], logger, batchSize: 50 });
+    const seen: string[] = [];
+    const record = (query: { sql: string }) => seen.push(query.sql);
+    db.on('query', record);
+    try {
+      assert.equal(await subscriber.drain(), 240);
+    } finally {
+      db.off('query', record);
+    }
+    const storeReads = seen.filter((sql) => sql.includes('from "sub_shared"."events"') && sql.includes('"event_id", "stream_id"')).length;
+    // rounds of 50, 50, 20 and one finding nothing: one read each, not one per projection
+    assert.equal(storeReads, 4, seen.join('\n'));
+    const expected = await expectedTallies(db, schema);
+    assert.deepEqual(await tallies(schema), expected);
+    const rows = (await db(`${schema}.tally_b`).select('owner_id', 'votes')) as { owner_id: string; votes: number }[];
+    assert.deepEqual(new Map(rows.map((r) => [r.owner_id, r.votes])), expected);
+    const last = (await db(`${schema}.events`).max('position as p').first()) as { p: number };
+    assert.equal((await tableCheckpoint(db, schema, `${schema}.tally_v1`)).position, last.p);
+    assert.equal((await tableCheckpoint(db, schema, `${schema}.tally_b_v1`)).position, last.p);
+  });
+
+  test('a projection far behind the others in its group catches up, reading for itself where the shared read does not reach', async () => {
+    const schema = 'sub_shared_behind';
+    const a = tallyProjection(schema, { storeFeed: 'subscriber' });
+    const b = tallyProjection(schema, { name: 'tally_b', storeFeed: 'subscriber' });
+    const store = await projectionSchema(db, schema, [a, b]);
+    const owners = Array.from({ length: 3 }, () => randomUUID());
+    for (let i = 0; i < 130; i++) await store.append(`vote:${i}`, [voteCastEvent(owners[i % 3]!)]);
+    // only a has been fed: b's table has never moved
+    assert.equal(await new ProjectionSubscriber({ db, databaseUrl: pg.url, schema, projections: [a], logger }).drain(), 130);
+    for (let i = 130; i < 170; i++) await store.append(`vote:${i}`, [voteCastEvent(owners[i % 3]!)]);
+    const both = new ProjectionSubscriber({ db, databaseUrl: pg.url, schema, projections: [a, b], logger, batchSize: 50 });
+    // a takes the 40 new ones, b all 170
+    assert.equal(await both.drain(), 210);
+    const expected = await expectedTallies(db, schema);
+    assert.deepEqual(await tallies(schema), expected);
+    const rows = (await db(`${schema}.tally_b`).select('owner_id', 'votes')) as { owner_id: string; votes: number }[];
+    assert.deepEqual(new Map(rows.map((r) => [r.owner_id, r.votes])), expected);
+    assert.equal(await both.drain(), 0);
   });
 
   test('is woken by NOTIFY: a vote shows up well within a second, not at the next poll', async () => {
@@ -144,5 +194,25 @@ describe('projection subscriber', () => {
     assert.equal([...(await tallies(schema)).values()].reduce((x, y) => x + y, 0), 200);
     // (conflicts is how often they raced; any number is fine — what matters is the exact totals)
     assert.ok(conflicts >= 0);
+  });
+});
+
+describe('sharedSlice', () => {
+  const event = (tx: number, position: number) => ({ transactionId: String(tx), position }) as PositionedLogEvent;
+  const events = [event(10, 1), event(10, 2), event(12, 3), event(15, 4)];
+  const at = (tx: number, position: number) => ({ transactionId: String(tx), position });
+
+  test('a table at or past the start of the read gets the events after its checkpoint', () => {
+    const shared = { from: at(9, 0), events, more: false };
+    assert.deepEqual(sharedSlice(shared, at(9, 0))?.events, events);
+    assert.deepEqual(sharedSlice(shared, at(10, 2))?.events, [event(12, 3), event(15, 4)]);
+    assert.deepEqual(sharedSlice(shared, at(15, 4)), { events: [], more: false });
+  });
+
+  test('a table behind the start of the read, or past its end when it stopped at its limit, reads for itself', () => {
+    assert.equal(sharedSlice({ from: at(10, 1), events: events.slice(1), more: false }, at(9, 0)), undefined);
+    assert.equal(sharedSlice({ from: startOfStore, events, more: true }, at(15, 4)), undefined);
+    assert.equal(sharedSlice({ from: startOfStore, events, more: true }, at(20, 9)), undefined);
+    assert.deepEqual(sharedSlice({ from: startOfStore, events, more: true }, at(12, 3)), { events: [event(15, 4)], more: true });
   });
 });

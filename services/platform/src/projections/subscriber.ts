@@ -4,7 +4,7 @@ import { StoreListener } from '../messaging/storeListener';
 import type { Upcaster } from '../eventstore/store';
 import { startOfStore, type GlobalCheckpoint } from '../eventstore/types';
 import { isSubscriberFed, projectionLockKey, type ProjectionDefinition } from './definition';
-import { compareCheckpoints, laterCheckpoint, readLog, type LogBound } from './log';
+import { compareCheckpoints, laterCheckpoint, readLog, type LogBound, type PositionedLogEvent } from './log';
 
 const notInRegistry = (projection: ProjectionDefinition) =>
   new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
@@ -82,8 +82,35 @@ export async function setTableCheckpoint(trx: Knex.Transaction, schema: string, 
   );
 }
 
+/**
+ * Own events read once for several projections that take the same ones, in safe order from `from`
+ * (the earliest of their checkpoints); `more`: the read stopped at its limit.
+ */
+export interface SharedRead {
+  readonly from: GlobalCheckpoint;
+  readonly events: readonly PositionedLogEvent[];
+  readonly more: boolean;
+}
+
+/**
+ * What a shared read holds for a table at `after`: the events past it, when the read began at or
+ * before it and reached past it (else undefined: the table reads for itself). They are exactly what
+ * the table's own read would return first: the shared read holds every event from its start on.
+ */
+export function sharedSlice(shared: SharedRead, after: GlobalCheckpoint): { events: PositionedLogEvent[]; more: boolean } | undefined {
+  if (compareCheckpoints(after, shared.from) < 0) return undefined;
+  let first = 0;
+  while (first < shared.events.length && compareCheckpoints(checkpointOf(shared.events[first]!), after) <= 0) first++;
+  if (first === shared.events.length && shared.more) return undefined;
+  return { events: shared.events.slice(first), more: shared.more };
+}
+
+const checkpointOf = (event: PositionedLogEvent): GlobalCheckpoint => ({ transactionId: event.transactionId, position: event.position });
+
 export interface CatchUpOptions {
   readonly limit: number;
+  /** own events already read for this and other projections; used when they cover the table's checkpoint */
+  readonly shared?: SharedRead;
   /** how far to go (default: every final event) */
   readonly bound?: LogBound;
   readonly upcasters?: Readonly<Record<string, Upcaster>>;
@@ -103,20 +130,24 @@ export async function applyNextBatch(
   options: CatchUpOptions,
 ): Promise<{ applied: number; checkpoint: GlobalCheckpoint; more: boolean }> {
   const after = options.known?.checkpoint ?? (await tableCheckpoint(trx, projection.schema, table));
-  const read = await readLog(trx, projection.schema, {
-    ...(options.known ? { xmin: options.known.xmin } : {}),
-    from: { store: after, inbox: startOfStore },
-    storeTypes: projection.storeEvents,
-    inboxTypes: [],
-    limit: options.limit,
-    storeBound: options.bound ?? 'safe',
-    inboxBound: 'committed',
-    ...(options.upcasters ? { upcasters: options.upcasters } : {}),
-  });
-  if (read.events.length === 0) return { applied: 0, checkpoint: after, more: false };
+  const read =
+    (options.shared && sharedSlice(options.shared, after)) ??
+    (await readLog(trx, projection.schema, {
+      ...(options.known ? { xmin: options.known.xmin } : {}),
+      from: { store: after, inbox: startOfStore },
+      storeTypes: projection.storeEvents,
+      inboxTypes: [],
+      limit: options.limit,
+      storeBound: options.bound ?? 'safe',
+      inboxBound: 'committed',
+      ...(options.upcasters ? { upcasters: options.upcasters } : {}),
+    }));
+  const last = read.events.at(-1);
+  if (!last) return { applied: 0, checkpoint: after, more: false };
+  const next = checkpointOf(last);
   await projection.apply(trx, table, read.events);
-  await moveTableCheckpoint(trx, projection.schema, table, after, read.next.store);
-  return { applied: read.events.length, checkpoint: read.next.store, more: read.more };
+  await moveTableCheckpoint(trx, projection.schema, table, after, next);
+  return { applied: read.events.length, checkpoint: next, more: read.more };
 }
 
 export interface ProjectionSubscriberOptions {
@@ -158,11 +189,15 @@ export interface SubscriberStatus {
  * checkpoint, applies a whole batch in one transaction (the projection aggregates it: one write per row
  * however many events touch it) and moves the checkpoint of that physical table in the same transaction.
  * A replay's swap installs a new table together with its own checkpoint, so a batch is never applied
- * twice or skipped across a swap. One subscriber per schema leads (advisory lock on its LISTEN
- * connection); a conditional checkpoint update keeps even two leaders from applying a batch twice.
+ * twice or skipped across a swap. Projections that take the same own events (voting's ranking and
+ * showcase both take every VoteCast) share one read of them per round. One subscriber per schema
+ * leads (advisory lock on its LISTEN connection); a conditional checkpoint update keeps even two
+ * leaders from applying a batch twice.
  */
 export class ProjectionSubscriber {
   private readonly projections: readonly ProjectionDefinition[];
+  /** the projections by the own events they take: each group reads them once per round */
+  private readonly groups: readonly (readonly ProjectionDefinition[])[];
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly minRoundIntervalMs: number;
@@ -176,6 +211,12 @@ export class ProjectionSubscriber {
 
   constructor(private readonly options: ProjectionSubscriberOptions) {
     this.projections = options.projections.filter(isSubscriberFed);
+    const byEvents = new Map<string, ProjectionDefinition[]>();
+    for (const p of this.projections) {
+      const key = JSON.stringify([...p.storeEvents].sort());
+      byEvents.set(key, [...(byEvents.get(key) ?? []), p]);
+    }
+    this.groups = [...byEvents.values()];
     this.batchSize = options.batchSize ?? 2000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.minRoundIntervalMs = options.minRoundIntervalMs ?? 100;
@@ -268,22 +309,54 @@ export class ProjectionSubscriber {
 
   /** One batch for every projection (in parallel); returns the events applied in all. */
   private async round(): Promise<number> {
-    const results = await Promise.all(this.projections.map((p) => this.roundFor(p)));
+    const results = await Promise.all(this.groups.map((group) => (group.length === 1 ? this.roundFor(group[0]!) : this.roundForGroup(group))));
     return results.reduce((a, b) => a + b, 0);
   }
 
-  private async roundFor(projection: ProjectionDefinition): Promise<number> {
+  /**
+   * Projections that take the same own events: one read from the earliest of their checkpoints, each
+   * applying its part in its own transaction (one that is further behind than the read reaches reads
+   * for itself). Outside their transactions is safe: the read stops at the xmin, so the events are final.
+   */
+  private async roundForGroup(group: readonly ProjectionDefinition[]): Promise<number> {
+    const seen = group.map((p) => this.lastSeen.get(p.name));
+    const known = seen.every((s): s is GlobalCheckpoint => s !== undefined);
+    // the earliest checkpoint of the group; the start of the store until each has had a round
+    const from = known ? seen.reduce((a, b) => (compareCheckpoints(b, a) < 0 ? b : a)) : startOfStore;
+    if (known && !group.some((p) => this.flowing.has(p.name)) && !(await this.anyAfter(group[0]!, from))) return 0;
+    const read = await readLog(this.options.db, this.options.schema, {
+      from: { store: from, inbox: startOfStore },
+      storeTypes: group[0]!.storeEvents,
+      inboxTypes: [],
+      limit: this.batchSize,
+      storeBound: 'safe',
+      inboxBound: 'committed',
+      ...(this.options.upcasters ? { upcasters: this.options.upcasters } : {}),
+    });
+    if (known && read.events.length === 0) {
+      // nothing past the earliest checkpoint: none of them has anything to apply
+      for (const p of group) this.flowing.delete(p.name);
+      return 0;
+    }
+    const shared: SharedRead = { from, events: read.events, more: read.more };
+    const results = await Promise.all(group.map((p) => this.roundFor(p, shared)));
+    return results.reduce((a, b) => a + b, 0);
+  }
+
+  private async roundFor(projection: ProjectionDefinition, shared?: SharedRead): Promise<number> {
     const { db } = this.options;
     // a cheap look first, outside any transaction (the live table's checkpoint is never behind lastSeen);
     // not while events keep coming: the last round found some, so this one very likely will too
+    // (a group's shared read is its look)
     const seen = this.lastSeen.get(projection.name);
-    if (seen && !this.flowing.has(projection.name) && !(await this.anyAfter(projection, seen))) return 0;
+    if (!shared && seen && !this.flowing.has(projection.name) && !(await this.anyAfter(projection, seen))) return 0;
     const result = await db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock_shared(hashtext(?))', [projectionLockKey(projection)]);
       const { table, checkpoint, xmin } = await liveTableState(trx, projection);
       return applyNextBatch(trx, projection, table, {
         limit: this.batchSize,
         known: { checkpoint, xmin },
+        ...(shared ? { shared } : {}),
         ...(this.options.upcasters ? { upcasters: this.options.upcasters } : {}),
       });
     });
