@@ -142,6 +142,10 @@ function runReplay(databaseUrl: string, projection: string): Promise<{ eventsPer
   });
 }
 
+const share = (r: LoadResult, ceiling: LoadResult) => `${fmt((r.perSecond / ceiling.perSecond) * 100, 1)} %`;
+const targets = (list: { name: string; met: boolean; figure: string }[]) =>
+  list.map((t) => `  ${t.met ? 'met    ' : 'MISSED '} ${t.name.padEnd(44)} ${t.figure}`).join('\n');
+
 const row = (name: string, r: LoadResult, ceiling?: LoadResult) =>
   `${name.padEnd(44)} ${fmt(r.perSecond).padStart(8)} req/s ${ceiling ? `(${fmt((r.perSecond / ceiling.perSecond) * 100, 1).padStart(5)} % of bare Koa)` : ''.padEnd(24)}  p50 ${fmt(r.p50, 2).padStart(6)}  p95 ${fmt(r.p95, 2).padStart(6)}  p99 ${fmt(r.p99, 2).padStart(6)} ms  ${Object.entries(r.statuses)
     .map(([s, n]) => `${s}×${n}`)
@@ -351,8 +355,14 @@ ${row('GET /api/public/videos (voting direct)', showcaseDirect, koa)}
 replay voting ranking (dry run):        ${fmt(replayRanking.events)} events at ${fmt(replayRanking.eventsPerSecond)} events/s
 replay voting public-videos (dry run):  ${fmt(replayShowcase.events)} events at ${fmt(replayShowcase.eventsPerSecond)} events/s
 
-${statements.length ? `PostgreSQL during the gateway votes (pg_stat_statements, by total time):\n${statements.map((r) => `  ${String(r.ms).padStart(6)} ms (plan ${String(r.plan).padStart(4)}) ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(7)} rows  ${r.query}`).join('\n')}\n\n` : ''}targets: votes ≥ 10 % of bare Koa with p99 < 50 ms · rankings ≥ 50 % with p95 < 10 ms · public videos ≥ 25 % ·
-         ranking reflects every vote within 1 s · replay ≥ 10k events/s
+${statements.length ? `PostgreSQL during the gateway votes (pg_stat_statements, by total time):\n${statements.map((r) => `  ${String(r.ms).padStart(6)} ms (plan ${String(r.plan).padStart(4)}) ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(7)} rows  ${r.query}`).join('\n')}\n\n` : ''}targets (through the gateway, this run):
+${targets([
+  { name: 'votes ≥ 10 % of bare Koa with p99 < 50 ms', met: votes.perSecond >= 0.1 * koa.perSecond && votes.p99 < 50 && errors === 0, figure: `${share(votes, koa)}, p99 ${fmt(votes.p99, 1)} ms` },
+  { name: 'rankings ≥ 50 % with p95 < 10 ms', met: rankings.perSecond >= 0.5 * koa.perSecond && rankings.p95 < 10, figure: `${share(rankings, koa)}, p95 ${fmt(rankings.p95, 1)} ms` },
+  { name: 'public videos ≥ 25 %', met: showcase.perSecond >= 0.25 * koa.perSecond, figure: share(showcase, koa) },
+  { name: 'the ranking reflects every vote within 1 s', met: reflectedMs <= 1000, figure: `${fmt(reflectedMs)} ms` },
+  { name: 'replay ≥ 10k events/s', met: Math.min(replayRanking.eventsPerSecond, replayShowcase.eventsPerSecond) >= 10_000, figure: `${fmt(Math.min(replayRanking.eventsPerSecond, replayShowcase.eventsPerSecond))} events/s (the slower)` },
+])}
 `);
 } finally {
   await stack.stop();
