@@ -1,7 +1,8 @@
 /**
  * `npm run bench:relay`: how many events per second the outbox relay publishes to the local AWS (moto)
  * with PublishBatch, and how long until a queue subscribed to the topic holds them all — with the
- * hand-written query-protocol publisher the services use and with the AWS SDK's, in turn,
+ * hand-written query-protocol publisher the services use (on parallel connections, as against AWS, and
+ * pipelined on one connection, as the local stack sends to moto) and with the AWS SDK's, in turn,
  * with the CPU each costs per event (the relay's process and moto), three rounds. Prints figures.
  *
  *   BENCH_EVENTS=5000 npm run bench:relay
@@ -11,7 +12,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { bootstrapTopology } from '@anb/infra';
 import { createLogger } from '@anb/observability';
-import { EventStore, OutboxRelay, QuerySnsPublisher, SdkSnsPublisher, awsClientConfig, createDatabase, eventStoreMigrations, migrate, type SnsBatchPublisher } from '@anb/platform';
+import { EventStore, OutboxRelay, defaultRelayParallelBatches, QuerySnsPublisher, SdkSnsPublisher, awsClientConfig, createDatabase, eventStoreMigrations, migrate, type SnsBatchPublisher } from '@anb/platform';
 import { startEmbeddedPostgres, startMoto, waitFor } from '@anb/platform/local';
 import { cpuSecondsOf } from './cpu';
 
@@ -54,6 +55,7 @@ try {
   // three times (the first round includes warming up: compare rounds 2 and 3)
   const runs: { name: string; publisher: SnsBatchPublisher }[] = [
     { name: 'lean', publisher: new QuerySnsPublisher(sns) },
+    { name: 'lean, pipelined', publisher: new QuerySnsPublisher(sns, { pipelining: defaultRelayParallelBatches }) },
     { name: 'sdk', publisher: new SdkSnsPublisher(sns) },
   ];
   for (const round of [1, 2, 3]) {
@@ -87,7 +89,7 @@ try {
       );
       const deliveredS = (performance.now() - t0) / 1000;
       console.log(
-        `${name.padEnd(4)} PublishBatch (round ${round}): ${published} events in ${publishS.toFixed(2)} s → ${Math.round(published / publishS)} events/s; ` +
+        `${name.padEnd(15)} PublishBatch (round ${round}): ${published} events in ${publishS.toFixed(2)} s → ${Math.round(published / publishS)} events/s; ` +
           `CPU per event: relay process ${Math.round(relayUs)} µs (store reads included), moto ${Math.round(motoUs)} µs; all in the queue after ${deliveredS.toFixed(1)} s`,
       );
     }

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootstrapTopology, serviceEnvironment, type TopologyResources } from '@anb/infra';
 import type { ServiceName } from '@anb/contracts';
+import { defaultRelayParallelBatches } from '@anb/platform';
 import { ensureDatabase, freePort, startEmbeddedPostgres, startMoto, waitFor, type LocalAws, type LocalPostgres } from '@anb/platform/local';
 import { lineFormatter, onLines, type LogMode } from './logs';
 import { restoreLocalAws, snapshotLocalAws } from './persistence';
@@ -170,6 +171,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       AWS_REGION: region,
       AWS_ENDPOINT_URL: awsEndpoint,
       DATABASE_URL: databaseUrl,
+      // its own moto_server: the relay's calls pipelined on one connection (one moto thread, no GIL contention)
+      ...(aws ? { RELAY_SNS_PIPELINING: process.env.RELAY_SNS_PIPELINING ?? String(defaultRelayParallelBatches) } : {}),
       ...serviceEnvironment(service, resources),
       ...(service === 'auth' ? { AUTH_JWT_KEY_FILE: keyFile ?? join(tmpKeyDir!, 'jwt-ed25519.pem') } : {}),
       ...(service === 'gateway'

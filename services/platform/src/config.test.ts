@@ -36,6 +36,17 @@ test('DATABASE_URL from the libpq variables ECS gets from the RDS secret', () =>
   assert.equal(config.DATABASE_URL, 'postgres://u@h:5432/postgres');
 });
 
+test('the relay pipelines nothing unless told (AWS), 1 to 16 calls on one connection', () => {
+  assert.equal(loadConfig(relayConfigSchema, {}).RELAY_SNS_PIPELINING, 1);
+  assert.equal(loadConfig(relayConfigSchema, { RELAY_SNS_PIPELINING: '4' }).RELAY_SNS_PIPELINING, 4);
+  for (const bad of ['0', '17', 'yes']) {
+    assert.throws(
+      () => loadConfig(relayConfigSchema, { RELAY_SNS_PIPELINING: bad }),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === 'RELAY_SNS_PIPELINING'),
+    );
+  }
+});
+
 test('the relay keeps 4 PublishBatch calls in flight unless told otherwise, 1 to 64', () => {
   assert.equal(loadConfig(relayConfigSchema, {}).RELAY_PARALLEL_BATCHES, 4);
   assert.equal(loadConfig(relayConfigSchema, { RELAY_PARALLEL_BATCHES: '12' }).RELAY_PARALLEL_BATCHES, 12);

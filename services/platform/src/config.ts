@@ -79,6 +79,13 @@ export const relayConfigSchema = z.object({
    * 10 × this ÷ SNS's time per call: ~1,600 events/s at 4 and 25 ms. Locally, more costs moto CPU.
    */
   RELAY_PARALLEL_BATCHES: env.int(defaultRelayParallelBatches, 1, 64),
+  /**
+   * PublishBatch calls sent one after another on one connection without waiting for each answer
+   * (HTTP/1.1 pipelining). 1 (off) for AWS. The local stack sets it for its moto_server, which serves
+   * each connection on a thread of its own: calls in flight on several connections contend for
+   * Python's GIL and each costs more, while pipelined on one connection they are answered in turn.
+   */
+  RELAY_SNS_PIPELINING: env.int(1, 1, 16),
 });
 
 /**

@@ -39,7 +39,7 @@ export async function openDatabase(options: {
 export function startOutboxRelay(options: {
   service: ServiceName;
   store: EventStore;
-  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string; RELAY_PARALLEL_BATCHES?: number };
+  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string; RELAY_PARALLEL_BATCHES?: number; RELAY_SNS_PIPELINING?: number };
   logger: Logger;
   lifecycle: Lifecycle;
 }): OutboxRelay {
@@ -47,7 +47,7 @@ export function startOutboxRelay(options: {
   // the SDK client resolves endpoint, region and credentials (and refreshes them); the calls are lean
   const sns = createSnsClient(config);
   const parallelBatches = config.RELAY_PARALLEL_BATCHES ?? defaultRelayParallelBatches;
-  const publisher = new QuerySnsPublisher(sns, { connections: Math.max(16, parallelBatches) });
+  const publisher = new QuerySnsPublisher(sns, { connections: Math.max(16, parallelBatches), pipelining: config.RELAY_SNS_PIPELINING ?? 1 });
   lifecycle.onStop('sns', async () => {
     await publisher.close();
     sns.destroy();

@@ -164,6 +164,23 @@ describe('the hand-written SNS PublishBatch', () => {
       }
     });
 
+    test('pipelined calls (as the local stack sends them to moto) all arrive, each answered with its own ids', async () => {
+      const { topicArn, queueUrl } = await topicWithQueue(sns, sqs, `${aws.prefix}-piped`);
+      const piped = new QuerySnsPublisher(sns, { pipelining: 4 });
+      try {
+        const calls = Array.from({ length: 8 }, (_, call) => entries.map((e) => ({ ...e, id: `${call}-${e.id}`, message: JSON.stringify({ n: call * 10 + Number(e.id) }) })));
+        const results = await Promise.all(calls.map((batch) => piped.publishBatch(topicArn, batch)));
+        results.forEach((out, call) => {
+          assert.deepEqual(out.failed, []);
+          assert.deepEqual(out.successful.map((s) => s.id).sort(), calls[call]!.map((e) => e.id).sort());
+        });
+        const messages = await receiveAll(sqs, queueUrl, 80);
+        assert.deepEqual(messages.map((m) => (JSON.parse(m.Body!) as { n: number }).n).sort((a, b) => a - b), Array.from({ length: 80 }, (_, i) => i));
+      } finally {
+        await piped.close();
+      }
+    });
+
     test("a call SNS refuses is an SnsError with SNS's code, and nothing is published", async () => {
       const missing = `arn:aws:sns:us-east-1:123456789012:${aws.prefix}-no-such-topic`;
       await assert.rejects(publisher.publishBatch(missing, entries.slice(0, 1)), (error: unknown) => {
@@ -217,6 +234,46 @@ describe('the hand-written SNS PublishBatch', () => {
       await publisher.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('with pipelining, calls in flight go out on one connection without waiting for each answer, and each gets its own answer', async () => {
+    for (const pipelining of [1, 4]) {
+      const sockets = new Set<unknown>();
+      const held: (() => void)[] = [];
+      const server = createServer((req, res) => {
+        sockets.add(req.socket);
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => (body += chunk));
+        req.on('end', () => {
+          const ids = [...body.matchAll(/\.Id=([^&]*)/g)].map((m) => decodeURIComponent(m[1]!));
+          const answer = () => {
+            res.writeHead(200, { 'content-type': 'text/xml' });
+            res.end(
+              `<PublishBatchResponse><PublishBatchResult><Successful>${ids.map((id) => `<member><Id>${id}</Id><MessageId>m-${id}</MessageId></member>`).join('')}</Successful><Failed/></PublishBatchResult></PublishBatchResponse>`,
+            );
+          };
+          // nothing is answered until all four calls have arrived: only pipelining gets them onto one connection
+          held.push(answer);
+          if (held.length === 4) for (const release of held) release();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const publisher = new QuerySnsPublisher(
+        { endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`), region: 'us-east-1', credentials: async () => ({ accessKeyId: 'local', secretAccessKey: 'local' }) },
+        { pipelining },
+      );
+      try {
+        const calls = Array.from({ length: 4 }, (_, call) => entries.slice(0, 3).map((e) => ({ ...e, id: `${call}-${e.id}` })));
+        const results = await Promise.all(calls.map((batch) => publisher.publishBatch('arn:aws:sns:us-east-1:1:t', batch)));
+        results.forEach((out, call) => assert.deepEqual(out.successful, calls[call]!.map((e) => ({ id: e.id, messageId: `m-${e.id}` }))));
+        assert.equal(sockets.size, pipelining === 1 ? 4 : 1, `pipelining ${pipelining}`);
+      } finally {
+        await publisher.close();
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
     }
   });
 

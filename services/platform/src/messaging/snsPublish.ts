@@ -70,19 +70,28 @@ export async function snsTarget(sns: SNSClient): Promise<SnsTarget> {
  * off SNS's is corrected as the SDK corrects it: the offset is taken from the Date of SNS's answers,
  * and a call refused for its time (RequestTimeTooSkewed, SignatureDoesNotMatch…) is signed again with
  * the corrected time and sent once more. Other failures are the caller's to retry (the relay retries
- * the round from its checkpoint, with backoff).
+ * the round from its checkpoint, with backoff). With `pipelining` > 1 there is one connection, and up to
+ * that many calls go out on it one after another without waiting for each answer (HTTP/1.1
+ * pipelining; for a local SNS such as moto_server, which serves a connection on one thread — not for
+ * AWS's endpoints). They are sent as idempotent: a call lost with its connection may have been
+ * published, which the relay's at-least-once contract allows.
  */
 export class QuerySnsPublisher implements SnsBatchPublisher {
   private readonly dispatcher: Agent;
+  private readonly pipelined: boolean;
   private readonly target: Promise<SnsTarget>;
   private readonly signingKeys = new Map<string, Buffer>();
   /** SNS's clock minus ours, once they differ by more than SigV4 allows (0 until then) */
   private clockOffsetMs = 0;
 
   /** `target`: where and as whom, or an SDK client whose settings say so */
-  constructor(target: SnsTarget | SNSClient, options: { timeoutMs?: number; connections?: number } = {}) {
+  constructor(target: SnsTarget | SNSClient, options: { timeoutMs?: number; connections?: number; pipelining?: number } = {}) {
     const timeout = options.timeoutMs ?? 10_000;
-    this.dispatcher = new Agent({ connections: options.connections ?? 16, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 4000 });
+    const pipelining = options.pipelining ?? 1;
+    this.pipelined = pipelining > 1;
+    // pipelined: one connection (a pool would open more rather than pipeline on the first)
+    const connections = this.pipelined ? 1 : (options.connections ?? 16);
+    this.dispatcher = new Agent({ connections, pipelining, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 4000 });
     this.target = 'config' in target ? snsTarget(target) : Promise.resolve(target);
     // an unresolvable endpoint or region shows on the first call, not as an unhandled rejection
     this.target.catch(() => {});
@@ -116,7 +125,14 @@ export class QuerySnsPublisher implements SnsBatchPublisher {
       credentials: await target.credentials(),
       signingKeys: this.signingKeys,
     });
-    const response = await request(target.endpoint, { method: 'POST', headers, body, dispatcher: this.dispatcher });
+    const response = await request(target.endpoint, {
+      method: 'POST',
+      headers,
+      body,
+      dispatcher: this.dispatcher,
+      // undici pipelines only requests that may be repeated and do not block the connection
+      ...(this.pipelined ? { idempotent: true, blocking: false } : {}),
+    });
     const text = await response.body.text();
     this.clockOffsetMs = correctedClockOffset(response.headers.date, this.clockOffsetMs);
     if (response.statusCode !== 200) {
