@@ -142,12 +142,13 @@ function runReplay(databaseUrl: string, projection: string): Promise<{ eventsPer
   });
 }
 
-const share = (r: LoadResult, ceiling: LoadResult) => `${fmt((r.perSecond / ceiling.perSecond) * 100, 1)} %`;
+const percentOf = (r: LoadResult, ceiling: LoadResult) => fmt((r.perSecond / ceiling.perSecond) * 100, 1);
+const share = (r: LoadResult, ceiling: LoadResult) => `${percentOf(r, ceiling)} %`;
 const targets = (list: { name: string; met: boolean; figure: string }[]) =>
   list.map((t) => `  ${t.met ? 'met    ' : 'MISSED '} ${t.name.padEnd(44)} ${t.figure}`).join('\n');
 
 const row = (name: string, r: LoadResult, ceiling?: LoadResult) =>
-  `${name.padEnd(44)} ${fmt(r.perSecond).padStart(8)} req/s ${ceiling ? `(${fmt((r.perSecond / ceiling.perSecond) * 100, 1).padStart(5)} % of bare Koa)` : ''.padEnd(24)}  p50 ${fmt(r.p50, 2).padStart(6)}  p95 ${fmt(r.p95, 2).padStart(6)}  p99 ${fmt(r.p99, 2).padStart(6)} ms  ${Object.entries(r.statuses)
+  `${name.padEnd(44)} ${fmt(r.perSecond).padStart(8)} req/s ${ceiling ? `(${percentOf(r, ceiling).padStart(5)} % of bare Koa)` : ''.padEnd(24)}  p50 ${fmt(r.p50, 2).padStart(6)}  p95 ${fmt(r.p95, 2).padStart(6)}  p99 ${fmt(r.p99, 2).padStart(6)} ms  ${Object.entries(r.statuses)
     .map(([s, n]) => `${s}×${n}`)
     .join(' ')}${r.failures ? ` failures×${r.failures}` : ''}`;
 
@@ -327,6 +328,7 @@ try {
   log('the bare Koa hello-world again…');
   const koaLast = await bareKoa();
   const koa = koaLast.perSecond > koaFirst.perSecond ? koaLast : koaFirst;
+  const slowerReplay = Math.min(replayRanking.eventsPerSecond, replayShowcase.eventsPerSecond);
 
   const errors = votes.requests - (votes.statuses[200] ?? 0);
   console.log(`
@@ -361,7 +363,7 @@ ${targets([
   { name: 'rankings ≥ 50 % with p95 < 10 ms', met: rankings.perSecond >= 0.5 * koa.perSecond && rankings.p95 < 10, figure: `${share(rankings, koa)}, p95 ${fmt(rankings.p95, 1)} ms` },
   { name: 'public videos ≥ 25 %', met: showcase.perSecond >= 0.25 * koa.perSecond, figure: share(showcase, koa) },
   { name: 'the ranking reflects every vote within 1 s', met: reflectedMs <= 1000, figure: `${fmt(reflectedMs)} ms` },
-  { name: 'replay ≥ 10k events/s', met: Math.min(replayRanking.eventsPerSecond, replayShowcase.eventsPerSecond) >= 10_000, figure: `${fmt(Math.min(replayRanking.eventsPerSecond, replayShowcase.eventsPerSecond))} events/s (the slower)` },
+  { name: 'replay ≥ 10k events/s', met: slowerReplay >= 10_000, figure: `${fmt(slowerReplay)} events/s (the slower)` },
 ])}
 `);
 } finally {

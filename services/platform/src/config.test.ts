@@ -36,24 +36,24 @@ test('DATABASE_URL from the libpq variables ECS gets from the RDS secret', () =>
   assert.equal(config.DATABASE_URL, 'postgres://u@h:5432/postgres');
 });
 
+/** each value of the relay's `variable` is refused, with a problem naming that variable */
+function refusesEach(variable: string, values: readonly string[]) {
+  for (const bad of values) {
+    assert.throws(
+      () => loadConfig(relayConfigSchema, { [variable]: bad }),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === variable),
+    );
+  }
+}
+
 test('the relay pipelines nothing unless told (AWS), 1 to 16 calls on one connection', () => {
   assert.equal(loadConfig(relayConfigSchema, {}).RELAY_SNS_PIPELINING, 1);
   assert.equal(loadConfig(relayConfigSchema, { RELAY_SNS_PIPELINING: '4' }).RELAY_SNS_PIPELINING, 4);
-  for (const bad of ['0', '17', 'yes']) {
-    assert.throws(
-      () => loadConfig(relayConfigSchema, { RELAY_SNS_PIPELINING: bad }),
-      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === 'RELAY_SNS_PIPELINING'),
-    );
-  }
+  refusesEach('RELAY_SNS_PIPELINING', ['0', '17', 'yes']);
 });
 
 test('the relay keeps 4 PublishBatch calls in flight unless told otherwise, 1 to 64', () => {
   assert.equal(loadConfig(relayConfigSchema, {}).RELAY_PARALLEL_BATCHES, 4);
   assert.equal(loadConfig(relayConfigSchema, { RELAY_PARALLEL_BATCHES: '12' }).RELAY_PARALLEL_BATCHES, 12);
-  for (const bad of ['0', '65', 'many']) {
-    assert.throws(
-      () => loadConfig(relayConfigSchema, { RELAY_PARALLEL_BATCHES: bad }),
-      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === 'RELAY_PARALLEL_BATCHES'),
-    );
-  }
+  refusesEach('RELAY_PARALLEL_BATCHES', ['0', '65', 'many']);
 });

@@ -182,7 +182,8 @@ export function laterCheckpoint(...checkpoints: GlobalCheckpoint[]): GlobalCheck
   return checkpoints.reduce((a, b) => (compareCheckpoints(a, b) >= 0 ? a : b), startOfStore);
 }
 
-const checkpointOf = (event: PositionedLogEvent): GlobalCheckpoint => ({ transactionId: event.transactionId, position: event.position });
+/** The place of a log event in its table's safe order, as a checkpoint. */
+export const checkpointOf = (event: PositionedLogEvent): GlobalCheckpoint => ({ transactionId: event.transactionId, position: event.position });
 
 /**
  * Reads the next part of the merged log. Each table is read up to `limit` rows; when one of them was

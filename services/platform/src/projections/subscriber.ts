@@ -4,7 +4,7 @@ import { StoreListener } from '../messaging/storeListener';
 import type { Upcaster } from '../eventstore/store';
 import { startOfStore, type GlobalCheckpoint } from '../eventstore/types';
 import { isSubscriberFed, projectionLockKey, type ProjectionDefinition } from './definition';
-import { compareCheckpoints, laterCheckpoint, readLog, type LogBound, type PositionedLogEvent } from './log';
+import { checkpointOf, compareCheckpoints, laterCheckpoint, readLog, type LogBound, type PositionedLogEvent } from './log';
 
 const notInRegistry = (projection: ProjectionDefinition) =>
   new Error(`projection ${projection.schema}.${projection.name} is not in the registry (its migration has not run)`);
@@ -104,8 +104,6 @@ export function sharedSlice(shared: SharedRead, after: GlobalCheckpoint): { even
   if (first === shared.events.length && shared.more) return undefined;
   return { events: shared.events.slice(first), more: shared.more };
 }
-
-const checkpointOf = (event: PositionedLogEvent): GlobalCheckpoint => ({ transactionId: event.transactionId, position: event.position });
 
 export interface CatchUpOptions {
   readonly limit: number;
