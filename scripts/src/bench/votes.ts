@@ -172,6 +172,8 @@ const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', fo
 const signingKey = createPrivateKey(pem);
 const telemetry = process.env.BENCH_TELEMETRY === '1';
 // BENCH_PROFILE=gateway,voting: V8 CPU profiles of those services (open the .cpuprofile in Chrome DevTools)
+// BENCH_NODE_ARGS='--max-semi-space-size=64 …': node flags for every service (runtime settings a deployment would put in NODE_OPTIONS)
+const serviceNodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const profiled = (process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean) as ('auth' | 'voting' | 'gateway')[];
 const profileDir = join(repoRoot, '.data', 'profiles');
 // BENCH_PG_STATS=1: the statements PostgreSQL spent its time on during the gateway votes (pg_stat_statements)
@@ -186,7 +188,12 @@ const stack = await startStack({
   // the services' own cost by default, like the bare Koa (BENCH_TELEMETRY=1: with OpenTelemetry as npm start runs it)
   env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
   serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
-  nodeArgs: Object.fromEntries(profiled.map((service) => [service, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]])),
+  nodeArgs: Object.fromEntries(
+    (['auth', 'voting', 'gateway'] as const).map((service) => [
+      service,
+      [...serviceNodeArgs, ...(profiled.includes(service) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    ]),
+  ),
 });
 try {
   const gateway = stack.gatewayUrl;
