@@ -1,3 +1,2 @@
-export * from './context';
 export * from './trace-ids';
 export * from './logger';

@@ -1,5 +1,4 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { currentRequestContext } from './context';
 import { activeSpanContext, toXrayTraceId } from './trace-ids';
 
 export type { Logger } from 'pino';
@@ -42,8 +41,9 @@ export interface LoggerConfig {
 }
 
 /**
- * pino JSON logger: every line carries `service`, and — when known — `trace_id`, `span_id`, the X-Ray
- * form `xray_trace_id`, and the `request_id` of the request being served.
+ * pino JSON logger: every line carries `service`, and — when known — `trace_id`, `span_id` and the X-Ray
+ * form `xray_trace_id`. Lines about a request (the access and error lines) carry its `request_id`, given
+ * by the HTTP app.
  */
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
@@ -60,8 +60,6 @@ export function createLogger(config: LoggerConfig): Logger {
         fields.span_id = sc.spanId;
         fields.xray_trace_id = toXrayTraceId(sc.traceId);
       }
-      const req = currentRequestContext();
-      if (req) fields.request_id = req.requestId;
       return fields;
     },
   };

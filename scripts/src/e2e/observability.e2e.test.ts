@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
 import type { SpanRecord } from '@anb/observability/files';
 import { loadSpans } from '../trace';
@@ -25,7 +26,7 @@ after(async () => {
 describe('one trace from upload to published', () => {
   let traceId: string;
   let videoId: string;
-  let player: { token: string; email: string; signup: { password1: string } };
+  let player: { userId: string; token: string; email: string; signup: { password1: string } };
 
   test('upload, then wait until the video is public', async () => {
     const [p, clip] = await Promise.all([stack.api.newPlayer({ city: 'Cali' }), testClip({ width: 1920, height: 1080, seconds: 21 })]);
@@ -105,6 +106,28 @@ describe('one trace from upload to published', () => {
     // consumers also link to their producer
     assert.ok(parts.processingConsume!.links?.some((l) => l.spanId === parts.relayUploaded!.spanId));
     assert.ok(spans.some((s) => Object.values(s.attributes).includes(videoId)), 'the video id is searchable');
+  });
+
+  test('the events of the journey are correlated with the upload request, the owner as the upload’s actor', async () => {
+    const db = createDatabase({ url: stack.databaseUrl, poolMax: 1 });
+    try {
+      const rows = (await db('catalog.events').where({ stream_id: `video:${videoId}` }).orderBy('stream_version').select('type', 'metadata')) as {
+        type: string;
+        metadata: { correlationId: string; causationId: string; requestId?: string; actor?: string };
+      }[];
+      const uploaded = rows.find((r) => r.type === 'VideoUploaded')!;
+      assert.deepEqual([uploaded.metadata.correlationId, uploaded.metadata.causationId, uploaded.metadata.requestId, uploaded.metadata.actor], [
+        'trace-journey-1',
+        'trace-journey-1',
+        'trace-journey-1',
+        player.userId,
+      ]);
+      // what processing's answers made the catalog record keeps the upload's correlation
+      const published = rows.find((r) => r.type === 'VideoPublished');
+      assert.equal(published?.metadata.correlationId, 'trace-journey-1');
+    } finally {
+      await db.destroy();
+    }
   });
 
   test('log lines of the journey carry its request id and trace id, in X-Ray form too', () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LoginRequest, SignupRequest, type LoginResponse, type Profile, type SignupResponse } from '@anb/contracts';
-import { AppError, ConcurrencyError, Router, isPgError, pgErrorCodes, readJson, requireUser, type EventStore, type Knex } from '@anb/platform';
+import { AppError, ConcurrencyError, Router, isPgError, pgErrorCodes, readJson, requestMetadata, requireUser, type EventStore, type Knex } from '@anb/platform';
 import { issueAccessToken, tokenLifetimeSeconds, type TokenSettings } from './tokens/issue';
 import { jwks, type SigningKey } from './tokens/keys';
 import { userDecider } from './users/decide';
@@ -35,7 +35,7 @@ export function authRoutes(deps: AuthApiDeps): Router {
         type: 'RegisterUser',
         data: { userId, firstName: body.first_name, lastName: body.last_name, email: body.email, passwordHash, city: body.city, country: body.country },
         metadata: { now: now() },
-      }, { metadata: { actor: userId } });
+      }, { metadata: { ...requestMetadata(ctx), actor: userId } });
     } catch (error) {
       if (isPgError(error, pgErrorCodes.uniqueViolation, emailUniqueConstraint)) throw emailTaken();
       if (error instanceof ConcurrencyError) throw emailTaken();

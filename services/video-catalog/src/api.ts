@@ -1,6 +1,6 @@
 import type { DeleteVideoResponse, UploadResponse, VideoDetail, VideoListItem } from '@anb/contracts';
 import { trace } from '@opentelemetry/api';
-import { AppError, Router, isUuid, requireUser, type Context, type EventStore, type Knex } from '@anb/platform';
+import { AppError, Router, isUuid, requestMetadata, requireUser, type Context, type EventStore, type Knex } from '@anb/platform';
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey } from './upload/idempotency';
 import { inspectStoredVideo } from './upload/inspect';
 import { receiveUpload } from './upload/receive';
@@ -59,7 +59,7 @@ export function catalogRoutes(deps: CatalogApiDeps): Router {
             },
             metadata: { now: now() },
           },
-          { trx },
+          { trx, metadata: requestMetadata(ctx) },
         );
         const response: UploadResponse = {
           message: 'Video subido correctamente. Procesamiento en curso.',
@@ -107,7 +107,7 @@ export function catalogRoutes(deps: CatalogApiDeps): Router {
     const videoId = videoIdParam(ctx);
     const command: VideoCommand = { type: 'DeleteVideo', data: { videoId, requestedBy: ownerId }, metadata: { now: now() } };
     try {
-      await deps.store.handle(videoStream(videoId), videoDecider, command);
+      await deps.store.handle(videoStream(videoId), videoDecider, command, { metadata: requestMetadata(ctx) });
     } catch (error) {
       throw toHttpError(error);
     }

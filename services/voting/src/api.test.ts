@@ -53,6 +53,28 @@ describe('voting', () => {
     assert.equal(shouting.body.code, 'ALREADY_VOTED');
   });
 
+  test('a vote records the request it came in: request id as correlation and causation, the voter as actor', async () => {
+    const owner = await player();
+    const video = await publish(owner.userId);
+    const voter = randomUUID();
+    const requestId = `vote-request-${randomUUID()}`;
+    const res = await h.request('POST', `/api/public/videos/${video.videoId}/vote`, { userId: voter, headers: { 'x-request-id': requestId } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-request-id'), requestId);
+    const [event] = await h.store.readStream(`vote:${video.videoId}:${voter}`);
+    assert.equal(event!.metadata.correlationId, requestId);
+    assert.equal(event!.metadata.causationId, requestId);
+    assert.equal(event!.metadata.requestId, requestId);
+    assert.equal(event!.metadata.actor, voter);
+    // concurrent votes of other requests, written in one group commit, each keep their own request
+    const others = Array.from({ length: 10 }, () => ({ voter: randomUUID(), requestId: randomUUID() }));
+    await Promise.all(others.map((o) => h.request('POST', `/api/public/videos/${video.videoId}/vote`, { userId: o.voter, headers: { 'x-request-id': o.requestId } })));
+    for (const o of others) {
+      const [recorded] = await h.store.readStream(`vote:${video.videoId}:${o.voter}`);
+      assert.deepEqual([recorded!.metadata.correlationId, recorded!.metadata.actor], [o.requestId, o.voter]);
+    }
+  });
+
   test('50 concurrent identical votes: exactly one is recorded', async () => {
     const owner = await player();
     const video = await publish(owner.userId);

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PublicVideosQuery, RankingsQuery, pagination, type PublicVideo, type RankingRow } from '@anb/contracts';
-import { AppError, ConcurrencyError, Router, counter, isUuid, optionalUser, readQuery, requireUser, type EventStore, type Knex } from '@anb/platform';
+import { AppError, ConcurrencyError, Router, counter, isUuid, optionalUser, readQuery, requestMetadata, requireUser, type EventStore, type Knex } from '@anb/platform';
 import { PageCache } from './pageCache';
 import { foldForSearch } from './players/searchText';
 import { rankingPage } from './ranking/rankingReads';
@@ -83,7 +83,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
       // the stream not to exist, which the store checks atomically — of concurrent identical votes
       // exactly one commits and the others get a ConcurrencyError, i.e. "already voted".
       const events = decide({ type: 'CastVote', data: { videoId, voterId, video }, metadata: { now: now(), voteId: randomUUID() } }, initialState());
-      await deps.store.append(voteStream(videoId, voterId), events, { expectedVersion: 'no_stream' });
+      await deps.store.append(voteStream(videoId, voterId), events, { expectedVersion: 'no_stream', metadata: requestMetadata(ctx) });
       votes.add(1, { outcome: 'recorded' });
     } catch (error) {
       if (error instanceof VideoNotOpenForVotes) {

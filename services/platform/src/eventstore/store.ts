@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
-import { currentRequestContext } from '@anb/observability';
 import type { Knex } from 'knex';
 import { isPgError, namedStatement, pgErrorCodes } from '../db';
 import { notifyChannel } from './schema';
@@ -105,7 +104,7 @@ export class EventStore {
       if (expected === 'no_stream' && actual !== 0) throw new ConcurrencyError(streamId, expected, actual);
       if (typeof expected === 'number' && actual !== expected) throw new ConcurrencyError(streamId, expected, actual);
 
-      const base = defaultMetadata(this.options.serviceActor);
+      const base = defaultMetadata(this.options.serviceActor, options.metadata);
       const rows = events.map((event, i) => ({
         event_id: event.eventId ?? randomUUID(),
         stream_id: streamId,
@@ -141,7 +140,7 @@ export class EventStore {
   }
 
   private newStreamRows(streamId: string, events: readonly NewEvent[], options: AppendOptions): NewStreamRow[] {
-    const base = defaultMetadata(this.options.serviceActor);
+    const base = defaultMetadata(this.options.serviceActor, options.metadata);
     return events.map((event, i) => ({
       event_id: event.eventId ?? randomUUID(),
       stream_id: streamId,
@@ -316,17 +315,19 @@ function toRecorded(row: EventRow): RecordedEvent {
   };
 }
 
-/** Correlation, causation, actor and the active trace context, from the request being served. */
-function defaultMetadata(serviceActor: string | undefined): EventMetadata {
-  const request = currentRequestContext();
+/**
+ * What every event gets unless the append says otherwise: a new correlation (and causation) id — the
+ * caller gives its own, e.g. `requestMetadata(ctx)` while serving a request — the service as actor, and
+ * the active trace context.
+ */
+function defaultMetadata(serviceActor: string | undefined, given: Partial<EventMetadata> | undefined): EventMetadata {
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
-  const id = request?.requestId ?? randomUUID();
+  const id = given?.correlationId ?? randomUUID();
   return {
     correlationId: id,
     causationId: id,
-    ...(request?.userId ? { actor: request.userId } : serviceActor ? { actor: serviceActor } : {}),
-    ...(request?.requestId ? { requestId: request.requestId } : {}),
+    ...(serviceActor ? { actor: serviceActor } : {}),
     ...(carrier.traceparent ? { traceparent: carrier.traceparent } : {}),
     ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
   };
