@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
-import { repoRoot } from '../stack/stack';
+import { sourceOfEvent } from '@anb/contracts';
+import { repoRoot, type RunningStack } from '../stack/stack';
 
 /** The bare Koa hello-world (hello.ts) in its own process; resolves once it listens. */
 export async function startHello(env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
@@ -43,4 +45,64 @@ export async function mintAccessTokens(privateKey: KeyObject, count: number): Pr
         .sign(privateKey),
     ),
   );
+}
+
+/** A video owner through the real signup (argon2 and all); their user id. Cities rotate over three. */
+export async function signupOwner(gateway: string, i: number): Promise<string> {
+  const email = `owner-${i}-${randomUUID().slice(0, 8)}@example.com`;
+  const res = await fetch(`${gateway}/api/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      first_name: `Jugador${i}`,
+      last_name: 'Bench',
+      email,
+      password1: 'Canasta2025!',
+      password2: 'Canasta2025!',
+      city: ['Bogotá', 'Medellín', 'Cali'][i % 3],
+      country: 'Colombia',
+    }),
+  });
+  if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { user_id: string }).user_id;
+}
+
+/**
+ * `count` videos published as the catalog would: VideoPublished sent to the catalog topic, owners in turn.
+ * Their ids; the showcase shows them once voting has consumed them.
+ */
+export async function publishVideos(stack: RunningStack, owners: readonly string[], count: number): Promise<string[]> {
+  const sns = new SNSClient({ region: 'us-east-1', endpoint: stack.awsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const videoId = randomUUID();
+      const id = randomUUID();
+      const data = { videoId, ownerId: owners[i % owners.length]!, title: `Jugada ${i + 1}`, processedKey: `processed/${videoId}.mp4`, publishedAt: new Date(Date.now() + i).toISOString() };
+      const envelope = {
+        specversion: '1.0',
+        id,
+        source: sourceOfEvent('VideoPublished'),
+        type: 'VideoPublished',
+        time: new Date().toISOString(),
+        subject: videoId,
+        datacontenttype: 'application/json',
+        streamversion: 1,
+        correlationid: id,
+        causationid: id,
+        data,
+      };
+      await sns.send(
+        new PublishCommand({
+          TopicArn: stack.resources.topics['catalog-events'],
+          Message: JSON.stringify(envelope),
+          MessageAttributes: { type: { DataType: 'String', StringValue: 'VideoPublished' }, source: { DataType: 'String', StringValue: envelope.source } },
+        }),
+      );
+      ids.push(videoId);
+    }
+    return ids;
+  } finally {
+    sns.destroy();
+  }
 }

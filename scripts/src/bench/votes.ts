@@ -24,14 +24,12 @@ import { spawn } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { sourceOfEvent } from '@anb/contracts';
 import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
-import { repoRoot, startStack, type RunningStack } from '../stack/stack';
+import { repoRoot, startStack } from '../stack/stack';
 import { coresBusy, cpuMeter, cpuPerRequest, perRequest, type CpuUse } from './cpu';
 import { runLoad, type LoadResult } from './load';
-import { mintAccessTokens, startHello } from './support';
+import { mintAccessTokens, publishVideos, signupOwner, startHello } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -59,61 +57,6 @@ async function bareKoa(): Promise<LoadResult & { cpu: CpuUse }> {
 async function json(res: Response) {
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
-}
-
-async function signup(gateway: string, i: number): Promise<string> {
-  const email = `owner-${i}-${randomUUID().slice(0, 8)}@example.com`;
-  const res = await fetch(`${gateway}/api/auth/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      first_name: `Jugador${i}`,
-      last_name: 'Bench',
-      email,
-      password1: 'Canasta2025!',
-      password2: 'Canasta2025!',
-      city: ['Bogotá', 'Medellín', 'Cali'][i % 3],
-      country: 'Colombia',
-    }),
-  });
-  if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${await res.text()}`);
-  return (await json(res)).user_id as string;
-}
-
-async function publishVideos(stack: RunningStack, owners: readonly string[]): Promise<string[]> {
-  const sns = new SNSClient({ region: 'us-east-1', endpoint: stack.awsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  try {
-    const ids: string[] = [];
-    for (let i = 0; i < videoCount; i++) {
-      const videoId = randomUUID();
-      const id = randomUUID();
-      const data = { videoId, ownerId: owners[i % owners.length]!, title: `Jugada ${i + 1}`, processedKey: `processed/${videoId}.mp4`, publishedAt: new Date(Date.now() + i).toISOString() };
-      const envelope = {
-        specversion: '1.0',
-        id,
-        source: sourceOfEvent('VideoPublished'),
-        type: 'VideoPublished',
-        time: new Date().toISOString(),
-        subject: videoId,
-        datacontenttype: 'application/json',
-        streamversion: 1,
-        correlationid: id,
-        causationid: id,
-        data,
-      };
-      await sns.send(
-        new PublishCommand({
-          TopicArn: stack.resources.topics['catalog-events'],
-          Message: JSON.stringify(envelope),
-          MessageAttributes: { type: { DataType: 'String', StringValue: 'VideoPublished' }, source: { DataType: 'String', StringValue: envelope.source } },
-        }),
-      );
-      ids.push(videoId);
-    }
-    return ids;
-  } finally {
-    sns.destroy();
-  }
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -197,8 +140,8 @@ const stack = await startStack({
 });
 try {
   const gateway = stack.gatewayUrl;
-  const owners = await Promise.all(Array.from({ length: ownerCount }, (_, i) => signup(gateway, i)));
-  const videos = await publishVideos(stack, owners);
+  const owners = await Promise.all(Array.from({ length: ownerCount }, (_, i) => signupOwner(gateway, i)));
+  const videos = await publishVideos(stack, owners, videoCount);
   await waitFor(async () => (await fetch(`${gateway}/api/public/videos`)).headers.get('x-total-count') === String(videoCount), {
     timeoutMs: 120_000,
     intervalMs: 200,
