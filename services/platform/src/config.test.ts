@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, databaseUrlFromParts, env, loadConfig, relayConfigSchema } from './config';
+import { ConfigError, databaseConfigSchema, databaseUrlFromParts, env, loadConfig, relayConfigSchema } from './config';
 
 const schema = z.object({ PORT: env.port(8080), DATABASE_URL: env.postgresUrl(), FLAG: env.bool(false) });
 
@@ -36,11 +36,11 @@ test('DATABASE_URL from the libpq variables ECS gets from the RDS secret', () =>
   assert.equal(config.DATABASE_URL, 'postgres://u@h:5432/postgres');
 });
 
-/** each value of the relay's `variable` is refused, with a problem naming that variable */
-function refusesEach(variable: string, values: readonly string[]) {
+/** each value of `variable` is refused by the schema (the relay's unless given), with a problem naming that variable */
+function refusesEach(variable: string, values: readonly string[], schema: z.ZodObject = relayConfigSchema) {
   for (const bad of values) {
     assert.throws(
-      () => loadConfig(relayConfigSchema, { [variable]: bad }),
+      () => loadConfig(schema, { [variable]: bad }),
       (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === variable),
     );
   }
@@ -56,4 +56,11 @@ test('the relay keeps 4 PublishBatch calls in flight unless told otherwise, 1 to
   assert.equal(loadConfig(relayConfigSchema, {}).RELAY_PARALLEL_BATCHES, 4);
   assert.equal(loadConfig(relayConfigSchema, { RELAY_PARALLEL_BATCHES: '12' }).RELAY_PARALLEL_BATCHES, 12);
   refusesEach('RELAY_PARALLEL_BATCHES', ['0', '65', 'many']);
+});
+
+test('a service keeps up to 5 database connections unless told otherwise, 1 to 200', () => {
+  const url = { DATABASE_URL: 'postgres://u@h:5432/anb' };
+  assert.equal(loadConfig(databaseConfigSchema, url).DATABASE_POOL_MAX, 5);
+  assert.equal(loadConfig(databaseConfigSchema, { ...url, DATABASE_POOL_MAX: '20' }).DATABASE_POOL_MAX, 20);
+  refusesEach('DATABASE_POOL_MAX', ['0', '201', 'lots'], databaseConfigSchema);
 });

@@ -20,7 +20,7 @@ export function createDatabase(options: DatabaseOptions): Knex {
   const db = knexFactory({
     client: 'pg',
     connection: { connectionString: options.url, application_name: options.applicationName },
-    pool: { min: 0, max: options.poolMax ?? 10, idleTimeoutMillis: 10_000 },
+    pool: { min: 0, max: options.poolMax ?? 5, idleTimeoutMillis: 10_000 },
     acquireConnectionTimeout: 10_000,
   });
   if (options.prepareHotStatements !== false) preparedWhenHot(db);
