@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { errorCatalogue } from '@anb/contracts';
 import { createLogger } from '@anb/observability';
 import { Router, createHttpApp, requestMetadata } from './app';
 import { startHttpServer, type RunningServer } from './server';
@@ -63,5 +64,18 @@ describe('request ids', () => {
       assert.deepEqual(about.map((l) => l.msg).sort(), i % 2 ? ['request', 'unhandled error'] : ['request']);
       assert.ok(about.every((l) => l.path === (i % 2 ? '/broken' : '/things')));
     }
+  });
+});
+
+describe('/health', () => {
+  test('GET answers the health report; another method is 405 in the contract’s shape, with Allow', async () => {
+    const ok = await fetch(`${server.url}/health`);
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { status: string }).status, 'healthy');
+    assert.equal((await fetch(`${server.url}/health`, { method: 'HEAD' })).status, 200);
+    const post = await fetch(`${server.url}/health`, { method: 'POST', headers: { 'x-request-id': 'health-post' } });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'HEAD, GET');
+    assert.deepEqual(await post.json(), { message: errorCatalogue.METHOD_NOT_ALLOWED.message, code: 'METHOD_NOT_ALLOWED', request_id: 'health-post' });
   });
 });

@@ -101,14 +101,15 @@ function discardRest(req: Koa.Context['req'], declared: number): Promise<boolean
 
 /** Trace headers on every response, so an operator can jump from a response to its trace. */
 export function traceHeaders(): Koa.Middleware {
-  return async (ctx, next) => {
+  // (set before the request is handled: nothing to wait for, so no async layer of its own)
+  return (ctx, next) => {
     const sc = activeSpanContext();
     if (sc) {
       ctx.set('traceparent', activeTraceparent()!);
       ctx.set('x-trace-id', sc.traceId);
       ctx.set('x-amzn-trace-id', `Root=${toXrayTraceId(sc.traceId)}`);
     }
-    await next();
+    return next();
   };
 }
 
@@ -205,12 +206,18 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.proxy = true;
   app.maxIpsCount = 1; // the address the load balancer appended, not one a client wrote
   app.silent = true; // errors are logged by errorHandler, not printed by Koa
-  const health = new Router();
-  health.get('/health', async (ctx) => {
+  // GET /health with the dependency checks (a path test, not a router of its own, in front of every request)
+  const health: Koa.Middleware = async (ctx, next) => {
+    if (ctx.path !== '/health') return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', 'HEAD, GET');
+      ctx.status = 405;
+      return;
+    }
     const report = await runHealthChecks(options.health ?? [], { version: options.version, service: options.service });
     ctx.status = report.status === 'healthy' ? 200 : 503;
     ctx.body = report;
-  });
+  };
   app.use(discardUnreadBody());
   app.use(requestId());
   app.use(traceHeaders());
@@ -218,7 +225,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(httpMetrics());
   app.use(errorHandler(options.logger));
   for (const middleware of options.beforeRouting ?? []) app.use(middleware);
-  app.use(health.routes());
+  app.use(health);
   app.use(options.router.routes());
   app.use(options.router.allowedMethods());
   return app;
