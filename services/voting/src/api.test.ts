@@ -158,6 +158,36 @@ describe('public videos', () => {
     assert.equal(past.headers.get('x-total-count'), '2');
   });
 
+  test('signed-in pages: each reader sees their own votes, the rest as anonymous, with fewer ballot reads than readers', async () => {
+    const owner = await player({ city: 'Villa de Leyva', country: 'Colombia' });
+    const videos = [await publish(owner.userId, { publishedAt: '2031-01-01T10:00:00Z' }), await publish(owner.userId, { publishedAt: '2031-01-01T11:00:00Z' })];
+    // reader i votes for video i % 3 (0: the first, 1: the second, 2: none)
+    const readers = Array.from({ length: 30 }, (_, i) => ({ id: randomUUID(), votedFor: i % 3 < 2 ? videos[i % 3]!.videoId : undefined }));
+    for (const r of readers) if (r.votedFor) assert.equal((await vote(r.votedFor, r.id)).status, 200);
+    const path = '/api/public/videos?city=villa%20de%20leyva';
+    const anonymous = await h.request('GET', path);
+    let ballotReads = 0;
+    const count = (query: { sql: string }) => {
+      if (query.sql.includes('stream_id = any(')) ballotReads++;
+    };
+    h.db.on('query', count);
+    try {
+      const pages = await Promise.all(readers.map((r) => h.request('GET', path, { userId: r.id })));
+      for (const [i, page] of pages.entries()) {
+        assert.equal(page.status, 200);
+        assert.equal(page.headers.get('cache-control'), 'private, no-store');
+        // exactly the anonymous page plus the reader's own flag on each item
+        assert.deepEqual(
+          page.body,
+          anonymous.body.map((item: { video_id: string }) => ({ ...item, voted_by_me: item.video_id === readers[i]!.votedFor })),
+        );
+      }
+    } finally {
+      h.db.off('query', count);
+    }
+    assert.ok(ballotReads >= 1 && ballotReads < readers.length, `${ballotReads} ballot reads for ${readers.length} readers`);
+  });
+
   test('the city filter ignores case and accents', async () => {
     const owner = await player({ city: 'Medellín', country: 'Colombia' });
     const video = await publish(owner.userId);

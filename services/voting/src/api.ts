@@ -6,7 +6,7 @@ import { foldForSearch } from './players/searchText';
 import { rankingPage } from './ranking/rankingReads';
 import { findVotableVideo, showcasePage } from './showcase/showcaseReads';
 import type { SignedUrls } from './showcase/signedUrls';
-import { videosVotedBy } from './votes/ballots';
+import { Ballots } from './votes/ballots';
 import { AlreadyVoted, VideoNotOpenForVotes, decide } from './votes/decide';
 import { initialState, voteStream } from './votes/vote';
 
@@ -19,7 +19,8 @@ export interface VotingApiDeps {
   now?: () => Date;
 }
 
-type ShowcaseView = { items: Omit<PublicVideo, 'voted_by_me'>[]; total: number; json: string };
+/** a showcase page: its items, the anonymous answer, and each item's JSON without its closing brace */
+type ShowcaseView = { items: Omit<PublicVideo, 'voted_by_me'>[]; total: number; json: string; openItems: string[] };
 type RankingView = { rows: RankingRow[]; total: number; json: string; etag: string };
 
 const votes = counter('anb.votes.cast', 'Votes recorded (their rate is votes/s); refused ones by reason', '{vote}');
@@ -33,6 +34,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
   const now = deps.now ?? (() => new Date());
   const showcase = new PageCache<ShowcaseView>(deps.publicCacheMs);
   const votable = new VotableVideos(deps.db);
+  const ballots = new Ballots(deps.db);
   const rankings = new PageCache<RankingView>(deps.publicCacheMs);
 
   router.get('/api/public/videos', async (ctx) => {
@@ -55,7 +57,8 @@ export function votingRoutes(deps: VotingApiDeps): Router {
           published_at: v.published_at.toISOString(),
         })),
       );
-      return { items: body, total, json: JSON.stringify(body) };
+      const openItems = body.map((item) => JSON.stringify(item).slice(0, -1));
+      return { items: body, total, json: `[${openItems.map((item) => `${item}}`).join(',')}]`, openItems };
     });
     ctx.set('X-Total-Count', String(view.total));
     ctx.set('Vary', 'Authorization');
@@ -66,9 +69,11 @@ export function votingRoutes(deps: VotingApiDeps): Router {
       return;
     }
     // per user: whether they voted, straight from the vote streams (their own vote shows at once)
-    const voted = await videosVotedBy(deps.db, userId, view.items.map((i) => i.video_id));
+    const voted = await ballots.votedBy(userId, view.items.map((i) => i.video_id));
     ctx.set('Cache-Control', 'private, no-store');
-    ctx.body = view.items.map((item) => ({ ...item, voted_by_me: voted.has(item.video_id) })) satisfies PublicVideo[];
+    // the cached items' JSON with the voter's flag appended: the page is not serialised again per reader
+    ctx.type = 'application/json';
+    ctx.body = `[${view.openItems.map((item, i) => `${item},"voted_by_me":${voted.has(view.items[i]!.video_id)}}`).join(',')}]`;
   });
 
   router.post('/api/public/videos/:video_id/vote', async (ctx) => {
