@@ -1,6 +1,7 @@
 export * from './config';
 export * from './errors';
 export * from './db';
+export * from './batching';
 export * from './aws';
 export * from './lifecycle';
 export * from './service';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import type { Knex } from 'knex';
+import { NaturalBatches } from '../batching';
 import { isPgError, namedStatement, pgErrorCodes } from '../db';
 import { notifyChannel } from './schema';
 import {
@@ -96,7 +97,7 @@ export class EventStore {
   async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     if (options.expectedVersion === 'no_stream' && !options.trx && !this.projections.some((p) => events.some((e) => p.handles.includes(e.type)))) {
-      return events.length === 1 ? this.groupCommit.append(this.newStreamRows(streamId, events, options)[0]!) : this.appendNewStream(streamId, events, options);
+      return events.length === 1 ? this.groupCommit.add(this.newStreamRows(streamId, events, options)[0]!) : this.appendNewStream(streamId, events, options);
     }
     const run = async (trx: Knex.Transaction): Promise<AppendResult> => {
       const expected = options.expectedVersion ?? 'any';
@@ -198,15 +199,34 @@ export class EventStore {
   }
 
   /**
-   * Single-event appends to new streams (a vote is one) that arrive while one is being written are
-   * written together: one INSERT … ON CONFLICT DO NOTHING for the whole group, one commit, one NOTIFY.
-   * A row the statement did not insert met an existing (stream, version 1): that caller gets the
-   * ConcurrencyError it would have got alone — of identical concurrent votes exactly one is recorded.
+   * Natural group commit: single-event appends to new streams (a vote is one) that arrive while one is
+   * being written are written together: one INSERT … ON CONFLICT DO NOTHING for the whole group, one
+   * commit, one NOTIFY. A row the statement did not insert met an existing (stream, version 1): that
+   * caller gets the ConcurrencyError it would have got alone — of identical concurrent votes exactly one
+   * is recorded. A group that fails as a whole (a duplicate event id, say) is written row by row, so one
+   * bad row fails only its caller.
    */
-  private readonly groupCommit = new GroupCommit(
-    async (rows) => (await this.insertNewStreams(rows, true)).map(toRecorded),
-    (row) => this.appendNewStream(row.stream_id, [{ type: row.type, data: row.data, eventId: row.event_id, schemaVersion: row.schema_version, metadata: row.metadata }], {}),
+  private readonly groupCommit = new NaturalBatches<NewStreamRow, AppendResult>(
+    async (group) => {
+      let recorded: Map<string, RecordedEvent>;
+      try {
+        recorded = new Map((await this.insertNewStreams(group.map((g) => g.item), true)).map((row) => [row.event_id, toRecorded(row)]));
+      } catch {
+        await Promise.all(group.map(({ item: row, resolve, reject }) => this.appendRowAlone(row).then(resolve, reject)));
+        return;
+      }
+      for (const { item: row, resolve, reject } of group) {
+        const event = recorded.get(row.event_id);
+        if (event) resolve({ nextExpectedVersion: 1, events: [event] });
+        else reject(new ConcurrencyError(row.stream_id, 'no_stream', undefined));
+      }
+    },
+    { maxBatch: 500, gatherOneTurn: true },
   );
+
+  private appendRowAlone(row: NewStreamRow): Promise<AppendResult> {
+    return this.appendNewStream(row.stream_id, [{ type: row.type, data: row.data, eventId: row.event_id, schemaVersion: row.schema_version, metadata: row.metadata }], {});
+  }
 
   /** 0 when the stream does not exist. */
   async currentVersion(streamId: string, trx?: Knex.Transaction): Promise<number> {
@@ -335,50 +355,3 @@ function defaultMetadata(serviceActor: string | undefined, given: Partial<EventM
 
 /** a row of a new stream before it is inserted: what the database adds is not there yet */
 type NewStreamRow = Omit<EventRow, 'position' | 'transaction_id' | 'recorded_at'>;
-
-/**
- * Natural group commit: the first caller writes at once; callers that arrive while a write is in flight
- * wait for it and then go together in the next one. No timer, so an idle store adds no latency.
- */
-class GroupCommit {
-  private queue: { row: NewStreamRow; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[] = [];
-  private writing = false;
-
-  constructor(
-    private readonly write: (rows: NewStreamRow[]) => Promise<RecordedEvent[]>,
-    /** alone, when the group as a whole failed (a duplicate event id, say), so one bad row fails only its caller */
-    private readonly writeAlone: (row: NewStreamRow) => Promise<AppendResult>,
-    private readonly maxGroup = 500,
-  ) {}
-
-  append(row: NewStreamRow): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      if (!this.writing) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.queue.length > 0) {
-        // one turn of the event loop first: requests whose bytes have already arrived join this group
-        // instead of each paying for a statement of its own (no timer: an idle store adds no latency)
-        if (this.queue.length < this.maxGroup) await new Promise((resolve) => setImmediate(resolve));
-        const group = this.queue.splice(0, this.maxGroup);
-        try {
-          const recorded = new Map((await this.write(group.map((g) => g.row))).map((e) => [e.eventId, e]));
-          for (const { row, resolve, reject } of group) {
-            const event = recorded.get(row.event_id);
-            if (event) resolve({ nextExpectedVersion: 1, events: [event] });
-            else reject(new ConcurrencyError(row.stream_id, 'no_stream', undefined));
-          }
-        } catch {
-          await Promise.all(group.map(({ row, resolve, reject }) => this.writeAlone(row).then(resolve, reject)));
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
-}
