@@ -5,6 +5,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { sourceOfEvent } from '@anb/contracts';
 import { repoRoot, type RunningStack } from '../stack/stack';
+import type { LoadRequest } from './load';
 
 /** The bare Koa hello-world (hello.ts) in its own process; resolves once it listens. */
 export async function startHello(env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
@@ -105,4 +106,18 @@ export async function publishVideos(stack: RunningStack, owners: readonly string
   } finally {
     sns.destroy();
   }
+}
+
+/** The items in a random order (Fisher–Yates, in place). */
+export function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+/** A vote for a video as a signed-in voter sends it through the gateway. */
+export function voteRequest(videoId: string, token: string): LoadRequest {
+  return { path: `/api/public/videos/${videoId}/vote`, method: 'POST', headers: { authorization: `Bearer ${token}` } };
 }

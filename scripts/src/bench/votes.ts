@@ -29,7 +29,7 @@ import { waitFor } from '@anb/platform/local';
 import { repoRoot, startStack } from '../stack/stack';
 import { coresBusy, cpuMeter, cpuPerRequest, perRequest, type CpuUse } from './cpu';
 import { runLoad, type LoadResult } from './load';
-import { mintAccessTokens, publishVideos, signupOwner, startHello } from './support';
+import { mintAccessTokens, publishVideos, shuffle, signupOwner, startHello, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -57,14 +57,6 @@ async function bareKoa(): Promise<LoadResult & { cpu: CpuUse }> {
 async function json(res: Response) {
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }
 
 function runReplay(databaseUrl: string, projection: string): Promise<{ eventsPerSecond: number; events: number; output: string }> {
@@ -177,7 +169,7 @@ try {
   const warm = await runLoad({
     baseUrl: gateway,
     connections,
-    next: (i) => (i < warmTokens.length * 4 ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${warmTokens[Math.floor(i / 4)]}` } } : undefined),
+    next: (i) => (i < warmTokens.length * 4 ? voteRequest(videos[i % videos.length]!, warmTokens[Math.floor(i / 4)]!) : undefined),
   });
   // the relay publishes those votes to SNS (moto) after the fact: reads are measured once it is idle
   await relayCaughtUp(120_000, 'the relay publishes the warm-up votes');
@@ -203,7 +195,7 @@ try {
   const hot = await runLoad({
     baseUrl: gateway,
     connections,
-    next: (i) => (i < hotTokens.length * videos.length ? { path: `/api/public/videos/${videos[i % videos.length]}/vote`, method: 'POST', headers: { authorization: `Bearer ${hotTokens[Math.floor(i / videos.length)]}` } } : undefined),
+    next: (i) => (i < hotTokens.length * videos.length ? voteRequest(videos[i % videos.length]!, hotTokens[Math.floor(i / videos.length)]!) : undefined),
   });
   log(`4/5 votes: ${fmt(voterCount * videoCount)} (every voter votes every video), after ${fmt(hot.requests)} warm-up votes…`);
   const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
@@ -218,7 +210,7 @@ try {
     connections,
     next: (i) => {
       const pair = pairs[i];
-      return pair ? { path: `/api/public/videos/${pair.video}/vote`, method: 'POST', headers: { authorization: `Bearer ${pair.token}` } } : undefined;
+      return pair ? voteRequest(pair.video, pair.token) : undefined;
     },
   });
   const lastVoteAt = performance.now();

@@ -20,9 +20,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
 import { startStack, type StackService } from '../stack/stack';
-import { cpuMeter, type CpuRole } from './cpu';
+import { cpuMeter, cpuPerRequest, type CpuRole } from './cpu';
 import { runLoad } from './load';
-import { mintAccessTokens, publishVideos, signupOwner } from './support';
+import { mintAccessTokens, publishVideos, shuffle, signupOwner, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -105,16 +105,8 @@ async function main() {
       );
     const vote = async (voters: number) => {
       const tokens = await mintAccessTokens(signingKey, voters);
-      const pairs = tokens.flatMap((token) => videos.map((video) => ({ token, video })));
-      for (let i = pairs.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [pairs[i], pairs[j]] = [pairs[j]!, pairs[i]!];
-      }
-      return runLoad({
-        baseUrl: gateway,
-        connections,
-        next: (i) => (pairs[i] ? { path: `/api/public/videos/${pairs[i]!.video}/vote`, method: 'POST', headers: { authorization: `Bearer ${pairs[i]!.token}` } } : undefined),
-      });
+      const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
+      return runLoad({ baseUrl: gateway, connections, next: (i) => (pairs[i] ? voteRequest(pairs[i]!.video, pairs[i]!.token) : undefined) });
     };
 
     let running: 'A' | 'B' | undefined;
@@ -135,7 +127,7 @@ async function main() {
       const ok = load.statuses[200] ?? 0;
       if (ok !== load.requests) throw new Error(`round ${i + 1}: not every vote was recorded: ${JSON.stringify(load.statuses)}, ${load.failures} failures`);
       const perVote = new Map([...used].map(([role, seconds]) => [role, (seconds / ok) * 1e6] as const));
-      const total = [...perVote.values()].reduce((s, v) => s + v, 0);
+      const total = cpuPerRequest(used, ok) * 1e6;
       results[variant].push({ perVote, total, perSecond: load.perSecond, p99: load.p99 });
       log(
         `round ${String(i + 1).padStart(2)} ${variant}  ${fmt(load.perSecond).padStart(6)} votes/s  p99 ${fmt(load.p99, 1).padStart(6)} ms  ${fmt(total).padStart(6)} µs of CPU per vote: ` +
