@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { sourceOfEvent } from '@anb/contracts';
-import { repoRoot, type RunningStack } from '../stack/stack';
+import { waitFor } from '@anb/platform/local';
+import { repoRoot, type RunningStack, type StackOptions } from '../stack/stack';
 import type { LoadRequest } from './load';
 
 /** The bare Koa hello-world (hello.ts) in its own process; resolves once it listens. */
@@ -69,13 +70,13 @@ export async function signupOwner(gateway: string, i: number): Promise<string> {
 }
 
 /**
- * `count` videos published as the catalog would: VideoPublished sent to the catalog topic, owners in turn.
- * Their ids; the showcase shows them once voting has consumed them.
+ * `count` videos published as the catalog would: VideoPublished sent to the catalog topic, owners in turn,
+ * on a stack with none yet. Their ids, once the showcase shows them all (voting has consumed them).
  */
 export async function publishVideos(stack: RunningStack, owners: readonly string[], count: number): Promise<string[]> {
   const sns = new SNSClient({ region: 'us-east-1', endpoint: stack.awsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const ids: string[] = [];
   try {
-    const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const videoId = randomUUID();
       const id = randomUUID();
@@ -102,10 +103,31 @@ export async function publishVideos(stack: RunningStack, owners: readonly string
       );
       ids.push(videoId);
     }
-    return ids;
   } finally {
     sns.destroy();
   }
+  await waitFor(async () => (await fetch(`${stack.gatewayUrl}/api/public/videos`)).headers.get('x-total-count') === String(count), {
+    timeoutMs: 120_000,
+    intervalMs: 200,
+    message: 'the published videos reach the showcase (UserRegistered and VideoPublished through SNS/SQS)',
+  });
+  return ids;
+}
+
+/**
+ * What the vote benchmarks run: auth, voting and the gateway, logs off; commits durable as on RDS (a
+ * throwaway PostgreSQL runs with fsync off otherwise); the services' own cost, like the bare Koa's
+ * (`telemetry`: with OpenTelemetry, as `npm start` runs them); auth signing with `pem`, which the
+ * benchmark also holds to mint voters' tokens as auth would.
+ */
+export function voteBenchStack(pem: string, telemetry: boolean) {
+  return {
+    services: ['auth', 'voting', 'gateway'],
+    postgresFlags: ['-c', 'fsync=on'],
+    logs: 'silent',
+    env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
+    serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
+  } satisfies StackOptions;
 }
 
 /** The items in a random order (Fisher–Yates, in place). */

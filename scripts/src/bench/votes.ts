@@ -29,7 +29,7 @@ import { waitFor } from '@anb/platform/local';
 import { repoRoot, startStack } from '../stack/stack';
 import { coresBusy, cpuMeter, cpuPerRequest, perRequest, type CpuUse } from './cpu';
 import { runLoad, type LoadResult } from './load';
-import { mintAccessTokens, publishVideos, shuffle, signupOwner, startHello, voteRequest } from './support';
+import { mintAccessTokens, publishVideos, shuffle, signupOwner, startHello, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -113,16 +113,13 @@ const profiled = (process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean) as
 const profileDir = join(repoRoot, '.data', 'profiles');
 // BENCH_PG_STATS=1: the statements PostgreSQL spent its time on during the gateway votes (pg_stat_statements)
 const pgStats = process.env.BENCH_PG_STATS === '1';
+// BENCH_TELEMETRY=1: the services with OpenTelemetry, as npm start runs them
+const benchStack = voteBenchStack(pem, telemetry);
 const stack = await startStack({
-  services: ['auth', 'voting', 'gateway'],
+  ...benchStack,
   // BENCH_MOTO_IDLE=1: moto (AWS's stand-in) only on CPU the platform leaves idle
   ...(process.env.BENCH_MOTO_IDLE === '1' ? { motoIdlePriority: true } : {}),
-  // commits durable as on RDS (a throwaway PostgreSQL runs with fsync off otherwise): an accepted vote survives a crash
-  postgresFlags: ['-c', 'fsync=on', ...(pgStats ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] : [])],
-  logs: 'silent',
-  // the services' own cost by default, like the bare Koa (BENCH_TELEMETRY=1: with OpenTelemetry as npm start runs it)
-  env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(telemetry ? {} : { OTEL_SDK_DISABLED: 'true' }) },
-  serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
+  postgresFlags: [...benchStack.postgresFlags, ...(pgStats ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] : [])],
   nodeArgs: Object.fromEntries(
     (['auth', 'voting', 'gateway'] as const).map((service) => [
       service,
@@ -134,11 +131,6 @@ try {
   const gateway = stack.gatewayUrl;
   const owners = await Promise.all(Array.from({ length: ownerCount }, (_, i) => signupOwner(gateway, i)));
   const videos = await publishVideos(stack, owners, videoCount);
-  await waitFor(async () => (await fetch(`${gateway}/api/public/videos`)).headers.get('x-total-count') === String(videoCount), {
-    timeoutMs: 120_000,
-    intervalMs: 200,
-    message: 'the published videos reach the showcase (UserRegistered and VideoPublished through SNS/SQS)',
-  });
   const tokens = await mintAccessTokens(signingKey, voterCount);
   log(`   ${ownerCount} owners (real signups), ${videoCount} published videos, ${voterCount} voters`);
 

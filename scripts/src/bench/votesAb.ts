@@ -22,7 +22,7 @@ import { waitFor } from '@anb/platform/local';
 import { startStack, type StackService } from '../stack/stack';
 import { cpuMeter, cpuPerRequest, type CpuRole } from './cpu';
 import { runLoad } from './load';
-import { mintAccessTokens, publishVideos, shuffle, signupOwner, voteRequest } from './support';
+import { mintAccessTokens, publishVideos, shuffle, signupOwner, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -72,23 +72,12 @@ async function main() {
   log(`   A: ${describe(variants.A)}\n   B: ${describe(variants.B)}\n   on ${services.join(', ')}; ${rounds} rounds of ${fmt(roundVoters * videoCount)} votes`);
   const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const signingKey = createPrivateKey(pem);
-  const stack = await startStack({
-    services: ['auth', 'voting', 'gateway'],
-    postgresFlags: ['-c', 'fsync=on'],
-    logs: 'silent',
-    env: { LOG_LEVEL: 'warn', RATE_LIMIT_AUTH_PER_MINUTE: '0', ...(process.env.BENCH_TELEMETRY === '1' ? {} : { OTEL_SDK_DISABLED: 'true' }) },
-    serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: pem } },
-  });
+  const stack = await startStack(voteBenchStack(pem, process.env.BENCH_TELEMETRY === '1'));
   const db = createDatabase({ url: stack.databaseUrl, poolMax: 1 });
   try {
     const gateway = stack.gatewayUrl;
     const owners = await Promise.all([0, 1, 2].map((i) => signupOwner(gateway, i)));
     const videos = await publishVideos(stack, owners, videoCount);
-    await waitFor(async () => (await fetch(`${gateway}/api/public/videos`)).headers.get('x-total-count') === String(videoCount), {
-      timeoutMs: 120_000,
-      intervalMs: 200,
-      message: 'the published videos reach the showcase',
-    });
     /** every vote published by the relay and applied by every projection (index lookups, not counts) */
     const settled = () =>
       waitFor(
