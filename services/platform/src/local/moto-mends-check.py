@@ -12,6 +12,12 @@ gives. Prints one line per check and exits 1 at the first difference.
    parser, on random header blocks: odd names, empty values, spaces and tabs, Latin-1 bytes, folded
    lines, lines without a colon, bare line feeds, a block cut off before its blank line.
 4. The action methods listed once are the ones inspect lists, and request ids keep their shape.
+5. A PublishBatch served directly against the same call the usual way (through Flask and moto's
+   response class), on random calls to two twin topics, each with a raw subscribed queue behind a
+   filter policy: the same status, the same entries taken and refused (with the same codes and
+   messages), the same messages and attributes in the queues. The calls include ones that must go
+   the usual way (binary attributes, 11 entries, repeated ids, a missing topic, a bad Number) and
+   entries SNS refuses (over 256 KiB).
 """
 
 import random
@@ -77,6 +83,18 @@ def random_batch(topic_arn):
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in fields), binary
 
 
+def usual_way_app():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    class UsualWay(DomainDispatcherApplication):
+        __call__ = sitecustomize.usual_dispatch
+
+    return UsualWay
+
+
+UsualWay = usual_way_app()
+
+
 def check_publish_batch_params(rounds=300):
     import copy
     import json
@@ -101,7 +119,8 @@ def check_publish_batch_params(rounds=300):
         else:
             seen["compared"] += 1
 
-    client = Client(DomainDispatcherApplication(create_backend_app))
+    # the generic parser runs on the usual way only (a plain PublishBatch is otherwise served directly)
+    client = Client(UsualWay(create_backend_app))
     auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0"
     headers = {"content-type": "application/x-www-form-urlencoded", "authorization": auth, "host": "127.0.0.1:5000"}
     created = client.post("/", data="Action=CreateTopic&Name=mends-check&Version=2010-03-31", headers=headers).get_data(as_text=True)
@@ -182,7 +201,112 @@ def check_listed_once_and_request_ids():
     print("action methods listed once: same as inspect's; request ids: 52 letters and digits, all different")
 
 
+def check_publish_batch_served_directly(rounds=300):
+    import json
+    import re
+    from urllib.parse import quote
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.sns.responses import SNSResponse
+    from moto.sqs.models import sqs_backends
+    from werkzeug.test import Client
+
+    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    form = "application/x-www-form-urlencoded"
+
+    def headers(service):
+        return {"content-type": form, "authorization": auth.format(service=service), "host": "127.0.0.1:5000"}
+
+    direct, usual = Client(DomainDispatcherApplication(create_backend_app)), Client(UsualWay(create_backend_app))
+    sqs = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    twins = []
+    for name in ("direct", "usual"):
+        answer = direct.post("/", data=f"Action=CreateTopic&Name=served-{name}&Version=2010-03-31", headers=headers("sns")).get_data(as_text=True)
+        topic_arn = answer.split("<TopicArn>")[1].split("</TopicArn>")[0]
+        queue = sqs.create_queue(f"served-{name}")
+        # attribute names random_batch may give, so some entries pass the filter and some do not
+        policy = json.dumps({"attr1_x": [{"exists": True}], "attr2_type": [{"prefix": "p"}, "plain"]})
+        fields = {"Action": "Subscribe", "TopicArn": topic_arn, "Protocol": "sqs", "Endpoint": queue.queue_arn, "Version": "2010-03-31",
+                  "Attributes.entry.1.key": "RawMessageDelivery", "Attributes.entry.1.value": "true",
+                  "Attributes.entry.2.key": "FilterPolicy", "Attributes.entry.2.value": policy}
+        subscribed = direct.post("/", data="&".join(f"{k}={quote(v, safe='')}" for k, v in fields.items()), headers=headers("sns"))
+        if subscribed.status_code != 200:
+            print(f"Subscribe answered {subscribed.status_code}: {subscribed.get_data(as_text=True)[:300]}")
+            sys.exit(1)
+        twins.append((topic_arn, queue))
+    (direct_topic, direct_queue), (usual_topic, usual_queue) = twins
+
+    calls = {"usual": 0}
+    answered_usually = SNSResponse.publish_batch
+
+    def counted(self):
+        calls["usual"] += 1
+        return answered_usually(self)
+
+    SNSResponse.publish_batch = counted
+
+    def shape(answer):
+        """status, entries taken (ids), entries refused (id, code, message, sender fault), error code"""
+        text = answer.get_data(as_text=True)
+        taken = sorted(re.findall(r"<member><Id>([^<]*)</Id><MessageId>[^<]+</MessageId></member>", text))
+        refused = sorted(re.findall(r"<member><Id>([^<]*)</Id><Code>([^<]*)</Code><Message>([^<]*)</Message><SenderFault>([^<]*)</SenderFault></member>", text))
+        error = re.findall(r"<Code>([^<]*)</Code>", text) if answer.status_code != 200 else []
+        return answer.status_code, taken, refused, error
+
+    def delivered(queue):
+        messages = sorted((m.body, json.dumps(m.message_attributes, sort_keys=True)) for m in queue._messages)
+        queue._messages.clear()
+        return messages
+
+    def entries(n, message=lambda i: f"m{i}"):
+        out = []
+        for i in range(1, n + 1):
+            m = f"PublishBatchRequestEntries.member.{i}"
+            out += [f"{m}.Id=e{i}", f"{m}.Message={quote(message(i), safe='')}", f"{m}.MessageAttributes.entry.1.Name=attr1_x",
+                    f"{m}.MessageAttributes.entry.1.Value.DataType=String", f"{m}.MessageAttributes.entry.1.Value.StringValue=v{i}"]
+        return out
+
+    def odd_call(topic_arn):
+        """a call the backend or SNS's attribute checks refuse, or with an entry SNS refuses"""
+        head = ["Action=PublishBatch", "Version=2010-03-31", f"TopicArn={quote(topic_arn, safe='')}"]
+        kind = rng.choice(["eleven", "repeated id", "missing topic", "bad number", "too long"])
+        if kind == "eleven":
+            return "&".join(head + entries(11))
+        if kind == "repeated id":
+            return "&".join(head + entries(3)).replace("member.2.Id=e2", "member.2.Id=e1")
+        if kind == "missing topic":
+            return "&".join(head + entries(2)).replace(quote(topic_arn, safe=""), quote(topic_arn + "-missing", safe=""))
+        if kind == "bad number":
+            return "&".join(head + entries(2)).replace("member.2.MessageAttributes.entry.1.Value.DataType=String", "member.2.MessageAttributes.entry.1.Value.DataType=Number")
+        return "&".join(head + entries(3, lambda i: "x" * 262_145 if i == 2 else f"m{i}"))
+
+    served, usual_calls = 0, 0
+    for _ in range(rounds):
+        if rng.random() < 0.15:
+            body = odd_call(direct_topic)
+        else:
+            body, _binary = random_batch(direct_topic)
+        twin_body = body.replace(quote(direct_topic, safe=""), quote(usual_topic, safe=""))
+        before = calls["usual"]
+        got = shape(direct.post("/", data=body, headers=headers("sns")))
+        went_usual_way = calls["usual"] > before
+        expected = shape(usual.post("/", data=twin_body, headers=headers("sns")))
+        if got != expected:
+            print(f"served directly, a PublishBatch answered differently:\n  {got!r}\n  {expected!r}\n  {body[:400]}")
+            sys.exit(1)
+        got_messages, expected_messages = delivered(direct_queue), delivered(usual_queue)
+        if got_messages != expected_messages:
+            print(f"served directly, a PublishBatch delivered differently:\n  {got_messages!r}\n  {expected_messages!r}")
+            sys.exit(1)
+        served += not went_usual_way
+        usual_calls += went_usual_way
+    SNSResponse.publish_batch = answered_usually
+    print(f"publish batch served directly: {rounds} random calls, same answers and deliveries as the usual way ({served} served directly, {usual_calls} went the usual way)")
+
+
 check_form_pairs()
 check_publish_batch_params()
 check_fast_headers()
 check_listed_once_and_request_ids()
+check_publish_batch_served_directly()
