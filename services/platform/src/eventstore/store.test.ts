@@ -85,6 +85,28 @@ describe('event store', () => {
     assert.equal((await db('es_test.events').where('stream_id', 'like', 'group:%')).length, 42);
   });
 
+  test('what an append to new streams returns is the event as recorded: the same as reading it back', async () => {
+    const store = new EventStore(db, schema, { serviceActor: 'service:test' });
+    const upper = crypto.randomUUID().toUpperCase();
+    const [alone, ...grouped] = await Promise.all([
+      store.append('returned:alone', [{ type: 'A', data: { n: 1, nested: { list: [1, 'two'] } } }, { type: 'B', data: {} }], {
+        expectedVersion: 'no_stream',
+        metadata: { correlationId: 'c-returned' },
+      }),
+      ...Array.from({ length: 5 }, (_, i) =>
+        store.append(`returned:group:${i}`, [{ type: 'Voted', data: { i, at: '2026-01-01T00:00:00.000Z' }, ...(i === 2 ? { eventId: upper } : {}) }], {
+          expectedVersion: 'no_stream',
+        }),
+      ),
+    ]);
+    for (const result of [alone!, ...grouped]) {
+      const [first] = result.events;
+      const readBack = await store.readStream(first!.streamId);
+      assert.deepEqual(result.events, readBack, first!.streamId);
+    }
+    assert.equal(grouped[2]!.events[0]!.eventId, upper.toLowerCase());
+  });
+
   test('the same event id twice is refused', async () => {
     const store = new EventStore(db, schema);
     const eventId = crypto.randomUUID();
