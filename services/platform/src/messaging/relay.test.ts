@@ -4,6 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { parseEnvelope } from '@anb/contracts';
+import { SpanKind, propagation, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Knex } from 'knex';
 import { awsClientConfig } from '../aws';
 import { createDatabase, migrate } from '../db';
@@ -123,5 +126,38 @@ describe('outbox relay', () => {
     const messages = await receiveAll(sqs, queueUrl, 25);
     const versions = messages.map((m) => parseEnvelope(m.Body!).streamversion).sort((x, y) => x - y);
     assert.deepEqual(versions, Array.from({ length: 25 }, (_, i) => i + 1));
+  });
+
+  // last: it installs a tracer for the rest of this file
+  test('with tracing on, each event gets a publish span under the work that recorded it, and the message carries that span', async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    const { store, relay, queueUrl } = await freshStore('traced');
+    const traceId = randomUUID().replaceAll('-', '');
+    const recordedBy = randomUUID().replaceAll('-', '').slice(0, 16);
+    const video = randomUUID();
+    const { events } = await store.append(`vote:${video}`, [voteCast(video)], { metadata: { correlationId: randomUUID(), traceparent: `00-${traceId}-${recordedBy}-01` } });
+    assert.equal(await relay().drain(), 1);
+    const [span, ...others] = exporter.getFinishedSpans().filter((s) => s.name.endsWith(' publish'));
+    assert.equal(others.length, 0);
+    assert.equal(span!.kind, SpanKind.PRODUCER);
+    assert.equal(span!.spanContext().traceId, traceId);
+    assert.equal(span!.parentSpanContext?.spanId, recordedBy);
+    const { 'messaging.sns.message_id': snsMessageId, ...attributes } = span!.attributes;
+    assert.match(String(snsMessageId), /^[\w-]{20,}$/);
+    assert.deepEqual(attributes, {
+      'messaging.system': 'aws_sns',
+      'messaging.operation.type': 'publish',
+      'messaging.destination.name': span!.name.replace(/ publish$/, ''),
+      'messaging.message.id': events[0]!.eventId,
+      'anb.event.type': 'VoteCast',
+      'anb.event.stream': `vote:${video}`,
+      'anb.event.position': events[0]!.position,
+    });
+    const [message] = await receiveAll(sqs, queueUrl, 1);
+    const carried = `00-${traceId}-${span!.spanContext().spanId}-01`;
+    assert.equal(message!.MessageAttributes?.traceparent?.StringValue, carried);
+    assert.equal(parseEnvelope(message!.Body!).traceparent, carried);
   });
 });

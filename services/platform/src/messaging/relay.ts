@@ -109,28 +109,24 @@ export class OutboxRelay {
 
   private async publishBatch(batch: readonly RecordedEvent[]): Promise<{ succeeded: string[]; failed: string[] }> {
     const spans: Span[] = [];
+    const topic = topicName(this.options.topicArn);
     const entries: PublishEntry[] = batch.map((event, i) => {
       // the publish span continues the trace of the work that recorded the event
-      const parent = propagation.extract(ROOT_CONTEXT, {
-        ...(event.metadata.traceparent ? { traceparent: event.metadata.traceparent } : {}),
-        ...(event.metadata.tracestate ? { tracestate: event.metadata.tracestate } : {}),
-      });
-      const span = tracer.startSpan(
-        `${topicName(this.options.topicArn)} publish`,
-        {
-          kind: SpanKind.PRODUCER,
-          attributes: {
-            'messaging.system': 'aws_sns',
-            'messaging.operation.type': 'publish',
-            'messaging.destination.name': topicName(this.options.topicArn),
-            'messaging.message.id': event.eventId,
-            'anb.event.type': event.type,
-            'anb.event.stream': event.streamId,
-            'anb.event.position': event.position,
-          },
-        },
-        parent,
-      );
+      const { traceparent, tracestate } = event.metadata;
+      const parent = traceparent ? propagation.extract(ROOT_CONTEXT, tracestate ? { traceparent, tracestate } : { traceparent }) : ROOT_CONTEXT;
+      const span = tracer.startSpan(`${topic} publish`, { kind: SpanKind.PRODUCER }, parent);
+      // (with telemetry off the span records nothing: its attributes are not even written out)
+      if (span.isRecording()) {
+        span.setAttributes({
+          'messaging.system': 'aws_sns',
+          'messaging.operation.type': 'publish',
+          'messaging.destination.name': topic,
+          'messaging.message.id': event.eventId,
+          'anb.event.type': event.type,
+          'anb.event.stream': event.streamId,
+          'anb.event.position': event.position,
+        });
+      }
       spans.push(span);
       const carrier: Record<string, string> = {};
       propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);

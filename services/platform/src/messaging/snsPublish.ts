@@ -1,6 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 
 /** One message of a PublishBatch: its id within the batch, its body and its String attributes. */
 export interface PublishEntry {
@@ -125,22 +125,54 @@ export class QuerySnsPublisher implements SnsBatchPublisher {
       credentials: await target.credentials(),
       signingKeys: this.signingKeys,
     });
-    const response = await request(target.endpoint, {
+    const response = await post(this.dispatcher, {
+      origin: target.endpoint.origin,
+      path: target.endpoint.pathname + target.endpoint.search,
       method: 'POST',
       headers,
       body,
-      dispatcher: this.dispatcher,
       // undici pipelines only requests that may be repeated and do not block the connection
       ...(this.pipelined ? { idempotent: true, blocking: false } : {}),
     });
-    const text = await response.body.text();
-    this.clockOffsetMs = correctedClockOffset(response.headers.date, this.clockOffsetMs);
+    this.clockOffsetMs = correctedClockOffset(response.date, this.clockOffsetMs);
     if (response.statusCode !== 200) {
-      const error = parseError(text);
-      throw new SnsError(error.code ?? `Http${response.statusCode}`, error.message ?? text.slice(0, 200), response.statusCode);
+      const error = parseError(response.text);
+      throw new SnsError(error.code ?? `Http${response.statusCode}`, error.message ?? response.text.slice(0, 200), response.statusCode);
     }
-    return parsePublishBatchResponse(text);
+    return parsePublishBatchResponse(response.text);
   }
+}
+
+/**
+ * One call on undici's dispatcher directly, its (small) answer gathered as text: `request()` would
+ * give every answer a stream and an async resource of its own (the relay calls SNS once per 10 events).
+ */
+function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<{ statusCode: number; date: string | undefined; text: string }> {
+  return new Promise((resolve, reject) => {
+    let statusCode = 0;
+    let date: string | undefined;
+    const chunks: Buffer[] = [];
+    dispatcher.dispatch(options, {
+      onConnect() {},
+      onHeaders(status, rawHeaders) {
+        // 1xx interim answers are not the answer
+        if (status < 200) return true;
+        statusCode = status;
+        for (let i = 0; i < rawHeaders.length; i += 2) {
+          if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'date') date = rawHeaders[i + 1]!.toString('latin1');
+        }
+        return true;
+      },
+      onData(chunk) {
+        chunks.push(chunk);
+        return true;
+      },
+      onComplete() {
+        resolve({ statusCode, date, text: Buffer.concat(chunks).toString('utf8') });
+      },
+      onError: reject,
+    });
+  });
 }
 
 /** The SDK client itself, for callers that need its retries and middleware (and for comparison). */
@@ -238,7 +270,7 @@ export function signedHeaders(input: {
   return headers;
 }
 
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+const sha256Hex = (text: string) => hash('sha256', text, 'hex');
 const hmac = (key: string | Buffer, text: string) => createHmac('sha256', key).update(text).digest();
 
 const entities: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
