@@ -3,9 +3,10 @@
  * stack, for changes too small to see between two `bench:votes` runs on a shared machine (there,
  * req/s moves by half and CPU per vote by a fifth from one run to the next).
  *
- * A variant is environment for some services (`BENCH_A`, `BENCH_B`: `KEY=value …`, empty = as shipped;
- * `BENCH_AB_SERVICES`, default voting,gateway): a setting, or a code path a change puts behind a
- * variable while it is being judged. The rounds go A B B A A B … on the same stack, the services
+ * A variant is environment and node flags for some services (`BENCH_A`, `BENCH_B`: `KEY=value …` and
+ * `--flag=value …`, empty = as shipped; `BENCH_AB_SERVICES`, default voting,gateway): a setting, a
+ * runtime flag (V8's heap sizes, say), or a code path a change puts behind a variable while it is
+ * being judged. The rounds go A B B A A B … on the same stack, the services
  * restarted with the round's variant when it changes and warmed up again (JIT, pools) before the
  * round counts. A round is `BENCH_ROUND_VOTERS` fresh voters × every video through the gateway at 50
  * connections, counted from the first vote until the relay has published them all and the
@@ -26,15 +27,25 @@ import { mintAccessTokens, publishVideos, shuffle, signupOwner, voteBenchStack, 
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** `KEY=value KEY2=value2` → an environment (values without spaces); anything else is refused. */
-export function parseVariant(text: string | undefined): Record<string, string> {
+export interface Variant {
+  readonly env: Record<string, string>;
+  readonly nodeArgs: readonly string[];
+}
+
+/** `KEY=value --flag=value …` → an environment and node flags (values without spaces); anything else is refused. */
+export function parseVariant(text: string | undefined): Variant {
   const env: Record<string, string> = {};
+  const nodeArgs: string[] = [];
   for (const word of (text ?? '').split(/\s+/).filter(Boolean)) {
+    if (/^--[a-z][a-z0-9-]*(=\S*)?$/.test(word)) {
+      nodeArgs.push(word);
+      continue;
+    }
     const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
-    if (!match) throw new Error(`not KEY=value: ${JSON.stringify(word)}`);
+    if (!match) throw new Error(`not KEY=value or --flag: ${JSON.stringify(word)}`);
     env[match[1]!] = match[2]!;
   }
-  return env;
+  return { env, nodeArgs };
 }
 
 /** A B B A A B B A …: each variant as often first as second in a pair, so a drift over the run cancels. */
@@ -66,7 +77,7 @@ async function main() {
   // (no "-0": a difference that rounds to nothing is 0)
   const fmt = (n: number, digits = 0) => (Math.abs(n) < 0.5 / 10 ** digits ? 0 : n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const signed = (n: number, digits = 0) => `${Math.abs(n) < 0.5 / 10 ** digits ? '±' : n > 0 ? '+' : ''}${fmt(n, digits)}`;
-  const describe = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') || '(as shipped)';
+  const describe = (variant: Variant) => [...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`), ...variant.nodeArgs].join(' ') || '(as shipped)';
 
   log(`bench:votes:ab — ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);
   log(`   A: ${describe(variants.A)}\n   B: ${describe(variants.B)}\n   on ${services.join(', ')}; ${rounds} rounds of ${fmt(roundVoters * videoCount)} votes`);
@@ -103,7 +114,7 @@ async function main() {
     const results: Record<'A' | 'B', Round[]> = { A: [], B: [] };
     for (const [i, variant] of abbaOrder(rounds).entries()) {
       if (variant !== running) {
-        for (const service of services) await stack.restart(service, variants[variant]);
+        for (const service of services) await stack.restart(service, variants[variant].env, variants[variant].nodeArgs);
         running = variant;
         // warm the new processes on votes not counted
         await vote(Math.ceil(roundVoters / 2));

@@ -71,8 +71,8 @@ export interface RunningStack {
   readonly telemetryDir: string;
   /** the service processes (for tests that kill or restart one) */
   readonly processes: Map<StackService, ChildProcess>;
-  /** restarts one service with the same settings (after a crash test, say), plus any extra environment */
-  restart(service: StackService, extraEnv?: Record<string, string>): Promise<void>;
+  /** restarts one service with the same settings (after a crash test, say), plus any extra environment and node flags */
+  restart(service: StackService, extraEnv?: Record<string, string>, extraNodeArgs?: readonly string[]): Promise<void>;
   kill(service: StackService, signal?: NodeJS.Signals): Promise<number | null>;
   stop(): Promise<void>;
 }
@@ -183,8 +183,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     });
 
     const processes = new Map<StackService, ChildProcess>();
-    const spawnService = (service: StackService, extraEnv: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, [...(options.nodeArgs?.[service] ?? []), '--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
+    const spawnService = (service: StackService, extraEnv: Record<string, string> = {}, extraNodeArgs: readonly string[] = []) => {
+      const child = spawn(process.execPath, [...(options.nodeArgs?.[service] ?? []), ...extraNodeArgs, '--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
         cwd: repoRoot,
         env: { ...environment(service), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -244,9 +244,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       embeddedPostgres: postgres !== undefined,
       telemetryDir,
       processes,
-      async restart(service, extraEnv) {
+      async restart(service, extraEnv, extraNodeArgs) {
         await stopProcess(service);
-        spawnService(service, extraEnv);
+        spawnService(service, extraEnv, extraNodeArgs);
         await waitReady(service);
       },
       kill: stopProcess,
