@@ -73,4 +73,4 @@ USER node
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:' + (process.env.PORT ?? '8080') + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # no default service: the command picks one
-CMD ["node", "-e", "console.error('Choose a service: node --single-threaded-gc --import tsx --import ./observability/src/register.ts services/<name>/src/main.ts'); process.exit(64)"]
+CMD ["node", "-e", "console.error('Choose a service: node --import tsx --import ./observability/src/register.ts services/<name>/src/main.ts'); process.exit(64)"]

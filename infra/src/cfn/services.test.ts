@@ -62,7 +62,7 @@ describe('services.yaml: one Fargate service per microservice', () => {
     assert.equal(resourcesOfType(template, 'AWS::ECS::Service').length, serviceNames.length);
     for (const name of serviceNames) {
       const { app, taskDefinition } = deployed(name);
-      assert.deepEqual(app.Command, ['node', '--single-threaded-gc', '--import', 'tsx', '--import', './observability/src/register.ts', `services/${name}/src/main.ts`]);
+      assert.deepEqual(app.Command, ['node', '--import', 'tsx', '--import', './observability/src/register.ts', `services/${name}/src/main.ts`]);
       assert.deepEqual(asArray(app.PortMappings).map((p) => asRecord(p).ContainerPort), [ports[name]]);
       assert.equal(subText(app.Image), '${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${EcrRepository}:${ImageTag}');
       assert.deepEqual(prop(taskDefinition, 'RequiresCompatibilities'), ['FARGATE']);

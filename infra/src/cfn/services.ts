@@ -1,7 +1,6 @@
 import { dlqName, queueOfConsumer, storage, topicOfProducer, type ServiceName } from '@anb/contracts';
 import { prefixed } from './messaging';
 import { getAtt, ifCondition, noValue, notEmpty, pascal, ref, sub, type CfnParameter, type CfnResource, type CfnTemplate, type CfnValue } from './template';
-import { serviceCommand } from '../runtime';
 
 /**
  * The compute stack: ECS cluster, Cloud Map namespace, and for every service a log group, an execution
@@ -104,8 +103,10 @@ export const serviceIds = {
 export const appContainer = 'app';
 export const collectorContainer = 'adot-collector';
 
-// the single image runs one service, chosen by its command
-export { serviceCommand };
+/** The single image runs one service, chosen by this command (WORKDIR /app). */
+export function serviceCommand(service: ServiceName): string[] {
+  return ['node', '--import', 'tsx', '--import', './observability/src/register.ts', `services/${service}/src/main.ts`];
+}
 
 // ── ARNs and URLs built from the deterministic topology names (the stacks create exactly these) ──
 const topicArn = (name: string) => sub(`arn:\${AWS::Partition}:sns:\${AWS::Region}:\${AWS::AccountId}:\${Prefix}-${name}`);

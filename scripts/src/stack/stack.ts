@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bootstrapTopology, serviceEnvironment, serviceNodeFlags, type TopologyResources } from '@anb/infra';
+import { bootstrapTopology, serviceEnvironment, type TopologyResources } from '@anb/infra';
 import type { ServiceName } from '@anb/contracts';
 import { defaultRelayParallelBatches } from '@anb/platform';
 import { ensureDatabase, freePort, startEmbeddedPostgres, startMoto, waitFor, type LocalAws, type LocalPostgres } from '@anb/platform/local';
@@ -184,7 +184,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     const processes = new Map<StackService, ChildProcess>();
     const spawnService = (service: StackService, extraEnv: Record<string, string> = {}, extraNodeArgs: readonly string[] = []) => {
-      const child = spawn(process.execPath, [...serviceNodeFlags, ...(options.nodeArgs?.[service] ?? []), ...extraNodeArgs, '--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
+      const child = spawn(process.execPath, [...(options.nodeArgs?.[service] ?? []), ...extraNodeArgs, '--import', 'tsx', '--import', parentWatch, '--import', '@anb/observability/register', entryOf(service)], {
         cwd: repoRoot,
         env: { ...environment(service), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
