@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { parse } from 'yaml';
 import { dlqName, queueOfConsumer, serviceNames, storage, topicOfProducer, type ServiceName } from '@anb/contracts';
 import { actionsOf, arnName, asArray, asRecord, loadTemplate, prefixedName, prop, resourcesOfType, roleStatements, subText, target, type Json } from './inspect';
+import { serviceCommand } from './services';
 import type { CfnResource } from './template';
 
 /**
@@ -69,6 +72,11 @@ describe('services.yaml: one Fargate service per microservice', () => {
       assert.equal(prop(taskDefinition, 'NetworkMode'), 'awsvpc');
       assert.ok(JSON.stringify(asRecord(app.HealthCheck).Command).includes(`127.0.0.1:${ports[name]}/health`), `${name} container health check`);
     }
+  });
+
+  test('docker-compose runs every service with the same command as its ECS task', () => {
+    const compose = parse(readFileSync(new URL('../../../docker-compose.yml', import.meta.url), 'utf8')) as { services: Record<string, { command?: string[] }> };
+    for (const name of serviceNames) assert.deepEqual(compose.services[name]?.command, serviceCommand(name), name);
   });
 
   test('every task has an ADOT collector sidecar the app exports OTLP to', () => {
