@@ -1,6 +1,6 @@
 import { createHmac, hash } from 'node:crypto';
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, util as undiciUtil, type Dispatcher } from 'undici';
 
 /** One message of a PublishBatch: its id within the batch, its body and its String attributes. */
 export interface PublishEntry {
@@ -147,10 +147,10 @@ export class QuerySnsPublisher implements SnsBatchPublisher {
  * One call on undici's dispatcher directly, its (small) answer gathered as text: `request()` would
  * give every answer a stream and an async resource of its own (the relay calls SNS once per 10 events).
  */
-function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<{ statusCode: number; date: string | undefined; text: string }> {
+function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<{ statusCode: number; date: string | string[] | undefined; text: string }> {
   return new Promise((resolve, reject) => {
     let statusCode = 0;
-    let date: string | undefined;
+    let date: string | string[] | undefined;
     const chunks: Buffer[] = [];
     dispatcher.dispatch(options, {
       onConnect() {},
@@ -158,9 +158,7 @@ function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Prom
         // 1xx interim answers are not the answer
         if (status < 200) return true;
         statusCode = status;
-        for (let i = 0; i < rawHeaders.length; i += 2) {
-          if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'date') date = rawHeaders[i + 1]!.toString('latin1');
-        }
+        date = undiciUtil.parseHeaders(rawHeaders as Buffer[]).date;
         return true;
       },
       onData(chunk) {
