@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import pgClient from 'pg';
 import { createDatabase, migrate } from '../db';
 import { startTestDatabase, waitFor, type LocalPostgres } from '../local';
+import { followHere, leave } from './localFollowers';
 import { eventStoreMigrations } from './schema';
 import { EventStore, type InlineProjection } from './store';
 import { ConcurrencyError, DuplicateEventError, startOfStore, type Decider } from './types';
@@ -141,6 +142,45 @@ describe('event store', () => {
     await assert.rejects(store.append('count:1', [{ type: 'Counted', data: { fail: true } }]), /projection failed/);
     assert.equal((await db('es_test.counters').where({ stream_id: 'count:1' }).first()).n, 2);
     assert.equal((await store.readStream('count:1')).length, 3);
+  });
+
+  test('while every follower of the store in this process leads, new streams wake them directly and NOTIFY nobody; otherwise they NOTIFY', async () => {
+    const listener = new pgClient.Client({ connectionString: pg.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query(`listen "anb_events_${schema}"`);
+    const follower = (leader: boolean) => ({ leader, woken: 0, wake() { this.woken++; } });
+    const leading = follower(true);
+    const standingBy = follower(false);
+    const store = new EventStore(db, schema);
+    try {
+      followHere(schema, leading);
+      await store.append('quiet:1', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' }); // grouped, as a vote
+      await store.append('quiet:2', [{ type: 'A', data: {} }, { type: 'B', data: {} }], { expectedVersion: 'no_stream' });
+      await assert.rejects(store.append('quiet:1', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' }), ConcurrencyError);
+      assert.equal(leading.woken, 2, 'woken once per append that recorded something');
+
+      // a follower here that stands by (another instance leads it) must hear of appends made here
+      followHere(schema, standingBy);
+      const loud = await store.append('loud:1', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
+      const loudAt = String(loud.events[0]!.position);
+      await waitFor(() => heard.includes(loudAt), { timeoutMs: 5000, message: 'NOTIFY while a follower here stands by' });
+      // notifications come in commit order: had the appends before it notified, they would be here first
+      assert.deepEqual(heard, [loudAt]);
+      assert.equal(leading.woken, 2);
+
+      // no follower here (a tool appending): NOTIFY
+      leave(schema, standingBy);
+      leave(schema, leading);
+      const alone = await store.append('loud:2', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
+      await waitFor(() => heard.includes(String(alone.events[0]!.position)), { timeoutMs: 5000, message: 'NOTIFY with no follower here' });
+      assert.equal(leading.woken, 2);
+    } finally {
+      leave(schema, standingBy);
+      leave(schema, leading);
+      await listener.end();
+    }
   });
 
   test('a new stream is one statement: it notifies on commit, keeps metadata, and inline projections still apply', async () => {

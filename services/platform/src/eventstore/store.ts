@@ -3,6 +3,7 @@ import { context, propagation } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import { NaturalBatches } from '../batching';
 import { isPgError, namedStatement, pgErrorCodes } from '../db';
+import { everyFollowerLeadsHere, wakeFollowersHere } from './localFollowers';
 import { notifyChannel } from './schema';
 import {
   ConcurrencyError,
@@ -77,7 +78,8 @@ const selectColumns = columns.join(', ');
 /**
  * The event store of one service schema. `events` is append-only; (stream_id, stream_version) is
  * unique, so of N racing appends at the same expected version exactly one commits and the others get
- * a ConcurrencyError. Appends NOTIFY the relay, which publishes committed events (the table is the outbox).
+ * a ConcurrencyError. Appends wake the store's followers — the relay, which publishes committed events
+ * (the table is the outbox), and the projections — by NOTIFY, or directly while they all lead in this process.
  */
 export class EventStore {
   readonly table: string;
@@ -154,7 +156,9 @@ export class EventStore {
   }
 
   /**
-   * Rows of new streams in one statement, the NOTIFY riding in it (delivered on its commit). The unique
+   * Rows of new streams in one statement, the NOTIFY riding in it (delivered on its commit) unless
+   * every follower of the store runs in this process and leads: those are woken here once the
+   * statement has committed (`localFollowers`: a NOTIFY wakes every listener of the database). The unique
    * (stream_id, stream_version) index is the check: of racing appends exactly one inserts version 1.
    * `skipExisting` leaves a row that meets an existing (stream, version) out of the result instead of
    * failing the statement. Only what the database adds comes back (position, transaction, time): the
@@ -166,6 +170,7 @@ export class EventStore {
    * (DATABASE_PREPARE_HOT=false) runs them unnamed.
    */
   private async insertNewStreams(rows: readonly NewStreamRow[], skipExisting: boolean): Promise<EventRow[]> {
+    const wakeHere = everyFollowerLeadsHere(this.schema);
     const { rows: out } = (await this.db
       .raw(
         `with inserted as (
@@ -175,13 +180,14 @@ export class EventStore {
                as r(event_id uuid, stream_id text, stream_version integer, type text, schema_version integer, data jsonb, metadata jsonb)
            ${skipExisting ? 'on conflict (stream_id, stream_version) do nothing' : ''}
            returning position, transaction_id, event_id, recorded_at)
-         select inserted.*, pg_notify(?, (select max(position) from inserted)::text) is null as notified
+         ${wakeHere ? 'select inserted.*' : 'select inserted.*, pg_notify(?, (select max(position) from inserted)::text) is null as notified'}
            from inserted order by position`,
-        [JSON.stringify(rows), notifyChannel(this.schema)],
+        wakeHere ? [JSON.stringify(rows)] : [JSON.stringify(rows), notifyChannel(this.schema)],
       )
-      .options(namedStatement(this.db, `anb_${skipExisting ? 'group' : 'new_stream'}_append_${this.schema}`))) as {
+      .options(namedStatement(this.db, `anb_${skipExisting ? 'group' : 'new_stream'}_append_${wakeHere ? 'quietly_' : ''}${this.schema}`))) as {
       rows: Pick<EventRow, 'position' | 'transaction_id' | 'event_id' | 'recorded_at'>[];
     };
+    if (wakeHere && out.length > 0) wakeFollowersHere(this.schema);
     // (PostgreSQL gives a uuid back in its canonical form, whatever form it was sent in)
     const sent = new Map(rows.map((row) => [uuidKey(row.event_id), row]));
     return out.map(({ position, transaction_id, event_id, recorded_at }) => ({ ...sent.get(uuidKey(event_id))!, position, transaction_id, event_id, recorded_at }));

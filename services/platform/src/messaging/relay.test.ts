@@ -75,16 +75,31 @@ describe('outbox relay', () => {
     assert.equal(await relay().drain(), 0);
   });
 
-  test('wakes on NOTIFY, not on its poll timer', async () => {
+  test('wakes at once on an append, not on its poll timer: directly while it leads here, by NOTIFY while a relay here stands by', async () => {
     const { store, relay, queueUrl } = await freshStore('notify');
     const r = relay({ pollIntervalMs: 120_000 });
     r.start();
     await waitFor(() => r.status().leader, { message: 'relay leads' });
-    const started = Date.now();
-    await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())]);
-    const messages = await receiveAll(sqs, queueUrl, 1, 10_000);
-    assert.equal(messages.length, 1);
+    let started = Date.now();
+    // a vote's append (a new stream, grouped): the relay is woken here, no NOTIFY
+    await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())], { expectedVersion: 'no_stream' });
+    assert.equal((await receiveAll(sqs, queueUrl, 1, 10_000)).length, 1);
     assert.ok(Date.now() - started < 10_000);
+    // in a transaction of its own
+    started = Date.now();
+    await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())]);
+    assert.equal((await receiveAll(sqs, queueUrl, 1, 10_000)).length, 1);
+    assert.ok(Date.now() - started < 10_000);
+    // with a standby here, appends made here NOTIFY, and the leader hears them on its connection
+    const standby = relay({ pollIntervalMs: 120_000 });
+    standby.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(standby.status().leader, false);
+    started = Date.now();
+    await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())], { expectedVersion: 'no_stream' });
+    assert.equal((await receiveAll(sqs, queueUrl, 1, 10_000)).length, 1);
+    assert.ok(Date.now() - started < 10_000);
+    await standby.stop();
     await r.stop();
   });
 

@@ -1,5 +1,6 @@
 import type { Logger } from '@anb/observability';
 import pg from 'pg';
+import { followHere, leave } from '../eventstore/localFollowers';
 import { notifyChannel } from '../eventstore/schema';
 
 /**
@@ -7,7 +8,9 @@ import { notifyChannel } from '../eventstore/schema';
  * advisory lock (exactly one instance per lock name leads; the others stand by and take over when the
  * leader's connection goes) and LISTENs to the store's NOTIFY channel; plus a wait that ends at the
  * next notification, an explicit wake-up or a timeout, whichever comes first. A notification that
- * arrives while the follower is busy is kept, so the next wait returns at once.
+ * arrives while the follower is busy is kept, so the next wait returns at once. From its first try
+ * to lead until it closes, it is one of the store's followers in this process, which appends made
+ * here wake directly while they all lead (`localFollowers`).
  */
 export class StoreListener {
   private client: pg.Client | undefined;
@@ -34,6 +37,7 @@ export class StoreListener {
   async lead(): Promise<boolean> {
     if (this.client) return true;
     const { databaseUrl, schema, lockKey, logger, label } = this.options;
+    followHere(schema, this);
     const client = new pg.Client({ connectionString: databaseUrl, application_name: lockKey.slice(0, 63) });
     client.on('error', (error) => {
       logger.warn({ err: error }, `${label}: listener connection lost`);
@@ -60,6 +64,7 @@ export class StoreListener {
 
   /** Gives up the lead (the lock goes with the connection). */
   async close(): Promise<void> {
+    leave(this.options.schema, this);
     const client = this.client;
     this.client = undefined;
     if (client) await client.end().catch(() => {});
