@@ -15,9 +15,9 @@ gives. Prints one line per check and exits 1 at the first difference.
 5. A PublishBatch served directly against the same call the usual way (through Flask and moto's
    response class), on random calls to two twin topics, each with a raw subscribed queue behind a
    filter policy: the same status, the same entries taken and refused (with the same codes and
-   messages), the same messages and attributes in the queues. The calls include ones that must go
-   the usual way (binary attributes, 11 entries, repeated ids, a missing topic, a bad Number) and
-   entries SNS refuses (over 256 KiB).
+   messages), the header's request id in the XML, the same messages and attributes in the queues.
+   The calls include ones that must go the usual way (binary attributes, 11 entries, repeated ids,
+   a missing topic, a bad Number) and entries SNS refuses (over 256 KiB).
 """
 
 import random
@@ -246,7 +246,10 @@ def check_publish_batch_served_directly(rounds=300):
         taken = sorted(re.findall(r"<member><Id>([^<]*)</Id><MessageId>[^<]+</MessageId></member>", text))
         refused = sorted(re.findall(r"<member><Id>([^<]*)</Id><Code>([^<]*)</Code><Message>([^<]*)</Message><SenderFault>([^<]*)</SenderFault></member>", text))
         error = re.findall(r"<Code>([^<]*)</Code>", text) if answer.status_code != 200 else []
-        return answer.status_code, taken, refused, error
+        # the request id of the header is the one in the XML
+        ids = re.findall(r"<RequestId>([^<]*)</RequestId>", text)
+        one_id = answer.status_code != 200 or ids == [answer.headers.get("x-amzn-RequestId")]
+        return answer.status_code, taken, refused, error, one_id
 
     def delivered(queue):
         messages = sorted((m.body, json.dumps(m.message_attributes, sort_keys=True)) for m in queue._messages)

@@ -285,7 +285,7 @@ def _query_parameters_found_by_prefix():
 
 _query_parameters_found_by_prefix()
 
-def publish_batch_answer(data):
+def publish_batch_answer(data, request_id=None):
     """The XML AWS answers a PublishBatch with: ids and message ids of the entries taken, code and message of those refused."""
     import uuid
     from xml.sax.saxutils import escape
@@ -303,7 +303,7 @@ def publish_batch_answer(data):
             f"<member><Id>{text(entry['Id'])}</Id><Code>{text(entry['Code'])}</Code>"
             f"<Message>{text(entry.get('Message', ''))}</Message><SenderFault>{fault}</SenderFault></member>"
         )
-    parts.append(f"</Failed></PublishBatchResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></PublishBatchResponse>")
+    parts.append(f"</Failed></PublishBatchResult><ResponseMetadata><RequestId>{request_id or uuid.uuid4()}</RequestId></ResponseMetadata></PublishBatchResponse>")
     return "".join(parts)
 
 
@@ -660,7 +660,7 @@ def _publish_batch_served_directly():
         except UnicodeDecodeError:
             return None
 
-    def publish_batch_directly(environ):
+    def publish_batch_directly(environ, request_id):
         """The answer's XML, or None for the usual way."""
         plain = plain_publish_batch(environ)
         if plain is None:
@@ -684,14 +684,16 @@ def _publish_batch_served_directly():
         except Exception:
             # refused before anything was published: the usual way refuses it again, in moto's words
             return None
-        return publish_batch_answer({"Successful": successful, "Failed": failed})
+        return publish_batch_answer({"Successful": successful, "Failed": failed}, request_id)
 
     def served_directly(self, environ, start_response):
-        answer = publish_batch_directly(environ)
+        # one id, in the header and in the XML, as AWS answers
+        request_id = str(uuid.uuid4())
+        answer = publish_batch_directly(environ, request_id)
         if answer is None:
             return usual(self, environ, start_response)
         data = answer.encode("utf-8")
-        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", str(uuid.uuid4()))])
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", request_id)])
         return [data]
 
     dispatcher.__call__ = served_directly
