@@ -14,6 +14,7 @@ import { loadSpans } from '../trace';
 import { testClip, uploadForm } from '../e2e/media';
 import { startTestStack, type TestStack } from '../e2e/support';
 import { repoRoot } from '../stack/stack';
+import { stopOnSignals } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const clips = Number(process.env.BENCH_CLIPS ?? 4);
@@ -46,6 +47,7 @@ function encodeMs(stack: TestStack, videoId: string): number | undefined {
 }
 
 const stack = await startTestStack({ services: ['auth', 'video-catalog', 'processing', 'gateway'], env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' } });
+stopOnSignals(() => stack.stop());
 try {
   console.log(`machine: ${(await import('node:os')).availableParallelism()} cores · clips: ${clips} × 30 s 1080p 30 fps`);
   const source = await testClip({ width: 1920, height: 1080, seconds: 30, fps: 30, audio: true });

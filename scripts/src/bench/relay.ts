@@ -15,6 +15,7 @@ import { createLogger } from '@anb/observability';
 import { EventStore, OutboxRelay, defaultRelayParallelBatches, QuerySnsPublisher, SdkSnsPublisher, awsClientConfig, createDatabase, eventStoreMigrations, migrate, type SnsBatchPublisher } from '@anb/platform';
 import { startEmbeddedPostgres, startMoto, waitFor } from '@anb/platform/local';
 import { cpuSecondsOf } from './cpu';
+import { stopOnSignals } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // moto slows down as an unconsumed queue grows, so both runs start from an empty queue with the same count
@@ -22,6 +23,7 @@ const total = Number(process.env.BENCH_EVENTS ?? 500);
 const streams = Number(process.env.BENCH_STREAMS ?? 500);
 
 const [pg, moto] = await Promise.all([startEmbeddedPostgres(), startMoto()]);
+stopOnSignals(() => Promise.allSettled([pg.stop(), moto.stop()]));
 const db = createDatabase({ url: pg.url, poolMax: 20 });
 const settings = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint };
 const sns = new SNSClient(awsClientConfig(settings));

@@ -11,6 +11,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { EventStore, createDatabase, eventStoreMigrations, migrate } from '@anb/platform';
 import { startEmbeddedPostgres } from '@anb/platform/local';
 import { cpuMeter } from './cpu';
+import { stopOnSignals } from './support';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const levels = (process.env.BENCH_CONCURRENCY ?? '3,10,50').split(',').map(Number);
@@ -18,6 +19,7 @@ const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 
 
 // commits durable as on RDS (a throwaway PostgreSQL runs with fsync off otherwise)
 const server = await startEmbeddedPostgres({ flags: ['-c', 'fsync=on'] });
+stopOnSignals(() => server.stop());
 const db = createDatabase({ url: server.url, poolMax: 10 });
 try {
   await db.raw('create schema if not exists bench');

@@ -22,6 +22,20 @@ export async function startHello(env: Record<string, string> = {}): Promise<{ ch
 }
 
 /** The key id auth publishes for an Ed25519 key (public or private): its JWK thumbprint. */
+/**
+ * Ctrl-C or a kill in the middle of a benchmark stops what it started before it exits: the services
+ * follow their parent out by themselves, but PostgreSQL and moto would outlive it.
+ */
+export function stopOnSignals(stop: () => Promise<unknown>): void {
+  const codes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+  for (const signal of Object.keys(codes) as (keyof typeof codes)[]) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping what the benchmark started…\n`);
+      void stop().finally(() => process.exit(codes[signal]));
+    });
+  }
+}
+
 export async function keyId(key: KeyObject): Promise<string> {
   const jwk = await exportJWK(key);
   return calculateJwkThumbprint({ kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! });

@@ -29,7 +29,7 @@ import { waitFor } from '@anb/platform/local';
 import { repoRoot, startStack } from '../stack/stack';
 import { coresBusy, cpuMeter, cpuPerRequest, perRequest, type CpuUse } from './cpu';
 import { runLoad, type LoadResult } from './load';
-import { mintAccessTokens, publishVideos, shuffle, signupOwner, startHello, voteBenchStack, voteRequest } from './support';
+import { mintAccessTokens, publishVideos, shuffle, signupOwner, startHello, stopOnSignals, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -127,6 +127,7 @@ const stack = await startStack({
     ]),
   ),
 });
+stopOnSignals(() => stack.stop());
 try {
   const gateway = stack.gatewayUrl;
   const owners = await Promise.all(Array.from({ length: ownerCount }, (_, i) => signupOwner(gateway, i)));

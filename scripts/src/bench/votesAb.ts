@@ -23,7 +23,7 @@ import { waitFor } from '@anb/platform/local';
 import { startStack, type StackService } from '../stack/stack';
 import { cpuMeter, cpuPerRequest, type CpuRole } from './cpu';
 import { runLoad } from './load';
-import { mintAccessTokens, publishVideos, shuffle, signupOwner, voteBenchStack, voteRequest } from './support';
+import { mintAccessTokens, publishVideos, shuffle, signupOwner, stopOnSignals, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -84,6 +84,7 @@ async function main() {
   const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const signingKey = createPrivateKey(pem);
   const stack = await startStack(voteBenchStack(pem, process.env.BENCH_TELEMETRY === '1'));
+  stopOnSignals(() => stack.stop());
   const db = createDatabase({ url: stack.databaseUrl, poolMax: 1 });
   try {
     const gateway = stack.gatewayUrl;
