@@ -21,7 +21,6 @@ export async function startHello(env: Record<string, string> = {}): Promise<{ ch
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-/** The key id auth publishes for an Ed25519 key (public or private): its JWK thumbprint. */
 /**
  * Ctrl-C or a kill in the middle of a benchmark stops what it started before it exits: the services
  * follow their parent out by themselves, but PostgreSQL and moto would outlive it.
@@ -36,6 +35,7 @@ export function stopOnSignals(stop: () => Promise<unknown>): void {
   }
 }
 
+/** The key id auth publishes for an Ed25519 key (public or private): its JWK thumbprint. */
 export async function keyId(key: KeyObject): Promise<string> {
   const jwk = await exportJWK(key);
   return calculateJwkThumbprint({ kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! });
