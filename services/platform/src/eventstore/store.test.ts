@@ -5,7 +5,7 @@ import pgClient from 'pg';
 import { createDatabase, migrate } from '../db';
 import { startTestDatabase, waitFor, type LocalPostgres } from '../local';
 import { followHere, leave } from './localFollowers';
-import { eventStoreMigrations } from './schema';
+import { eventStoreMigrations, notifyChannel } from './schema';
 import { EventStore, type InlineProjection } from './store';
 import { ConcurrencyError, DuplicateEventError, startOfStore, type Decider } from './types';
 
@@ -30,6 +30,16 @@ after(async () => {
   await db?.destroy();
   await pg?.stop();
 });
+
+/** A connection LISTENing to the store's channel, and the payloads it has heard, in order. */
+async function listenToStore(): Promise<{ heard: string[]; end(): Promise<void> }> {
+  const listener = new pgClient.Client({ connectionString: pg.url });
+  await listener.connect();
+  const heard: string[] = [];
+  listener.on('notification', (n) => heard.push(n.payload ?? ''));
+  await listener.query(`listen "${notifyChannel(schema)}"`);
+  return { heard, end: () => listener.end() };
+}
 
 describe('event store', () => {
   test('appends and reads a stream in version order', async () => {
@@ -145,11 +155,7 @@ describe('event store', () => {
   });
 
   test('while every follower of the store in this process leads, new streams wake them directly and NOTIFY nobody; otherwise they NOTIFY', async () => {
-    const listener = new pgClient.Client({ connectionString: pg.url });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on('notification', (n) => heard.push(n.payload ?? ''));
-    await listener.query(`listen "anb_events_${schema}"`);
+    const { heard, end } = await listenToStore();
     const follower = (leader: boolean) => ({ leader, woken: 0, wake() { this.woken++; } });
     const leading = follower(true);
     const standingBy = follower(false);
@@ -179,16 +185,12 @@ describe('event store', () => {
     } finally {
       leave(schema, standingBy);
       leave(schema, leading);
-      await listener.end();
+      await end();
     }
   });
 
   test('a new stream is one statement: it notifies on commit, keeps metadata, and inline projections still apply', async () => {
-    const listener = new pgClient.Client({ connectionString: pg.url });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on('notification', (n) => heard.push(n.payload ?? ''));
-    await listener.query(`listen "anb_events_${schema}"`);
+    const { heard, end } = await listenToStore();
     try {
       const store = new EventStore(db, schema, { serviceActor: 'service:test' });
       const { events } = await store.append('fresh:1', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], {
@@ -213,7 +215,7 @@ describe('event store', () => {
       await new EventStore(db, schema, { inlineProjections: [counted] }).append('fresh:2', [{ type: 'Counted', data: {} }], { expectedVersion: 'no_stream' });
       assert.equal((await db('es_test.counters').where({ stream_id: 'fresh:2' }).first()).n, 1);
     } finally {
-      await listener.end();
+      await end();
     }
   });
 
