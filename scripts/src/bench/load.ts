@@ -18,6 +18,8 @@ export interface LoadResult {
   readonly statuses: Record<number, number>;
   /** transport failures (no HTTP answer) */
   readonly failures: number;
+  /** per answered request, in the order answered: when it was sent (ms after the run started) and its latency (ms) */
+  readonly timeline: { readonly sentMs: Float64Array; readonly ms: Float64Array };
 }
 
 /**
@@ -34,6 +36,7 @@ export async function runLoad(options: {
   const base = new URL(options.baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections });
   const latencies: number[] = [];
+  const sentAt: number[] = [];
   const statuses: Record<number, number> = {};
   let failures = 0;
   let issued = 0;
@@ -48,6 +51,7 @@ export async function runLoad(options: {
           res.on('data', () => {});
           res.on('end', () => {
             latencies.push(performance.now() - t0);
+            sentAt.push(t0 - started);
             statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1;
             resolve();
           });
@@ -70,6 +74,7 @@ export async function runLoad(options: {
   );
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
+  const timeline = { sentMs: Float64Array.from(sentAt), ms: Float64Array.from(latencies) };
   latencies.sort((a, b) => a - b);
   const at = (q: number) => (latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!);
   const requests = latencies.length + failures;
@@ -83,5 +88,6 @@ export async function runLoad(options: {
     max: latencies.at(-1) ?? 0,
     statuses,
     failures,
+    timeline,
   };
 }

@@ -17,11 +17,13 @@
  * Telemetry is off by default (the bare Koa has none; BENCH_TELEMETRY=1 runs the services with
  * OpenTelemetry as `npm start` does). Figures are printed; nothing about time is asserted.
  * BENCH_PROFILE=gateway,voting writes V8 CPU profiles of those services to .data/profiles.
+ * BENCH_TIMELINE=file.json saves every measured vote's send time and latency.
  *
  *   BENCH_VOTERS=400 BENCH_VIDEOS=20 BENCH_SECONDS=8 BENCH_CONNECTIONS=50 npm run bench:votes
  */
 import { spawn } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase } from '@anb/platform';
@@ -86,6 +88,26 @@ const row = (name: string, r: LoadResult, ceiling?: LoadResult) =>
   `${name.padEnd(44)} ${fmt(r.perSecond).padStart(8)} req/s ${ceiling ? `(${percentOf(r, ceiling).padStart(5)} % of bare Koa)` : ''.padEnd(24)}  p50 ${fmt(r.p50, 2).padStart(6)}  p95 ${fmt(r.p95, 2).padStart(6)}  p99 ${fmt(r.p99, 2).padStart(6)} ms  ${Object.entries(r.statuses)
     .map(([s, n]) => `${s}×${n}`)
     .join(' ')}${r.failures ? ` failures×${r.failures}` : ''}`;
+
+/**
+ * When the slowest 1 % of a run's requests were sent, by quarter-second windows (the tail's shape: a
+ * slow start, a pause somewhere, or spread evenly). BENCH_TIMELINE=file.json saves every vote's.
+ */
+function tailTimeline(r: LoadResult): string {
+  const { sentMs, ms } = r.timeline;
+  const cut = r.p99;
+  const windows = new Map<number, { n: number; slow: number; worst: number }>();
+  for (let i = 0; i < ms.length; i++) {
+    const w = Math.floor(sentMs[i]! / 250);
+    const entry = windows.get(w) ?? { n: 0, slow: 0, worst: 0 };
+    entry.n++;
+    if (ms[i]! >= cut) entry.slow++;
+    entry.worst = Math.max(entry.worst, ms[i]!);
+    windows.set(w, entry);
+  }
+  const listed = [...windows].sort((a, b) => a[0] - b[0]).filter(([, e]) => e.slow > 0);
+  return listed.map(([w, e]) => `${fmt(w * 0.25, 2)}–${fmt((w + 1) * 0.25, 2)} s: ${e.slow}/${e.n} ≥ p99 (worst ${fmt(e.worst, 1)} ms)`).join('; ');
+}
 
 log(`bench:votes — ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);
 log('1/5 bare Koa hello-world…');
@@ -225,6 +247,8 @@ try {
     },
   });
   const lastVoteAt = performance.now();
+  // BENCH_TIMELINE=file.json: every measured vote's send time and latency (ms), to look at the tail's shape
+  if (process.env.BENCH_TIMELINE) writeFileSync(process.env.BENCH_TIMELINE, JSON.stringify({ sentMs: [...votes.timeline.sentMs], ms: [...votes.timeline.ms] }));
   const votesCpu = votesMeter.stop();
   if (profiled.length > 0) log(`   the gateway votes in the CPU profiles: ${votesFrom}–${process.hrtime.bigint() / 1000n} µs`);
   const statements = pgStats
@@ -286,6 +310,7 @@ ${row('bare Koa hello-world, end of the run', koaLast)}
 ${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
    ${fmt(votes.requests)} votes in ${fmt(votes.seconds, 2)} s, ${errors} errors; the ranking showed every vote ${fmt(reflectedMs)} ms after the last one (${polls} polls);
    the outbox relay publishes VoteCast to SNS (moto) at ${fmt(relayRate)} events/s once the votes stop: the ${fmt(relayAfter.relayed - relayAt.relayed)} still waiting then took ${fmt(relaySeconds, 1)} s
+   sent when, the votes at or over p99 (${fmt(votes.p99, 1)} ms): ${tailTimeline(votes)}
    CPU per vote: ${perRequest(votesCpu, votes.requests)}
    ${cpuRatio(votesCpu, votes.requests, [koaFirst, koaLast])}
    ${relaySeconds >= 0.2 ? `CPU with no requests, while the relay publishes the backlog: ${coresBusy(relayCpu, relaySeconds)}` : 'the backlog was too short to measure the CPU the relay spends on it alone'}
