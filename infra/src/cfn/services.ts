@@ -585,7 +585,7 @@ export function servicesTemplate(): CfnTemplate {
       DatabasePort: { Type: 'String', Default: '5432', Description: 'RDS port' },
       DatabaseName: { Type: 'String', Default: 'anb', Description: 'Database holding one schema per service' },
       DatabaseSecretArn: { Type: 'String', Description: 'Secrets Manager secret with the JSON keys username and password' },
-      JwtPrivateKeySecretArn: { Type: 'String', Description: 'Secrets Manager secret holding auth’s Ed25519 PKCS8 PEM (deploy.sh creates it)' },
+      JwtPrivateKeySecretArn: { Type: 'String', Description: 'Secrets Manager secret holding auth’s JWT signing key (PKCS8 PEM, RSA-2048 or Ed25519; deploy.sh creates it)' },
       CollectorImage: {
         Type: 'String',
         Default: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.47.0',

@@ -34,8 +34,10 @@ async function measure(name: string, baseUrl: string, pid: number, next: (i: num
   return { name, result, cpuPerRequest };
 }
 
-const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-const jwk = { ...(await exportJWK(publicKey)), alg: 'EdDSA', use: 'sig', kid: await keyId(publicKey) };
+// RSA-2048, as auth generates (RS256)
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const { kty, n, e } = await exportJWK(publicKey);
+const jwk = { kty, n, e, alg: 'RS256', use: 'sig', kid: await keyId(publicKey) };
 const tokens = await mintAccessTokens(privateKey, 400);
 
 log(`bench:gateway — ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);

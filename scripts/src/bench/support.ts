@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
@@ -35,15 +35,20 @@ export function stopOnSignals(stop: () => Promise<unknown>): void {
   }
 }
 
-/** The key id auth publishes for an Ed25519 key (public or private): its JWK thumbprint. */
+/** The key id auth publishes for a signing key (public or private): its JWK thumbprint. */
 export async function keyId(key: KeyObject): Promise<string> {
   const jwk = await exportJWK(key);
-  return calculateJwkThumbprint({ kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! });
+  return calculateJwkThumbprint(jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n!, e: jwk.e! } : { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! });
+}
+
+/** A signing key as auth generates one (RSA-2048: tokens are RS256), as PKCS8 PEM for AUTH_JWT_PRIVATE_KEY. */
+export function authKeyPem(): string {
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 /**
- * Access tokens exactly as auth issues them (EdDSA, issuer/audience, an hour), each for a new user, so
- * a benchmark needs no argon2 signups for thousands of voters.
+ * Access tokens exactly as auth issues them (RS256 for an RSA key, EdDSA for Ed25519; issuer/audience,
+ * an hour), each for a new user, so a benchmark needs no argon2 signups for thousands of voters.
  */
 export async function mintAccessTokens(privateKey: KeyObject, count: number): Promise<string[]> {
   const kid = await keyId(privateKey);
@@ -51,7 +56,7 @@ export async function mintAccessTokens(privateKey: KeyObject, count: number): Pr
   return Promise.all(
     Array.from({ length: count }, () =>
       new SignJWT({})
-        .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+        .setProtectedHeader({ alg: privateKey.asymmetricKeyType === 'rsa' ? 'RS256' : 'EdDSA', kid, typ: 'JWT' })
         .setSubject(randomUUID())
         .setIssuer('anb-auth')
         .setAudience('anb-api')

@@ -16,14 +16,14 @@
  *
  *   BENCH_A='' BENCH_B='RELAY_SNS_PIPELINING=1' BENCH_ROUNDS=12 npm run bench:votes:ab
  */
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { createDatabase } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
 import { startStack, type StackService } from '../stack/stack';
 import { cpuMeter, cpuPerRequest, type CpuRole } from './cpu';
 import { runLoad } from './load';
-import { mintAccessTokens, publishVideos, shuffle, signupOwner, stopOnSignals, voteBenchStack, voteRequest } from './support';
+import { authKeyPem, mintAccessTokens, publishVideos, shuffle, signupOwner, stopOnSignals, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -81,7 +81,7 @@ async function main() {
 
   log(`bench:votes:ab — ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);
   log(`   A: ${describe(variants.A)}\n   B: ${describe(variants.B)}\n   on ${services.join(', ')}; ${rounds} rounds of ${fmt(roundVoters * videoCount)} votes`);
-  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const pem = authKeyPem();
   const signingKey = createPrivateKey(pem);
   const stack = await startStack(voteBenchStack(pem, process.env.BENCH_TELEMETRY === '1'));
   stopOnSignals(() => stack.stop());

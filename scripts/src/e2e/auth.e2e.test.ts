@@ -4,12 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseEnvelope } from '@anb/contracts';
 import { waitFor } from '@anb/platform/local';
-import { SignJWT, importPKCS8 } from 'jose';
+import { SignJWT, calculateJwkThumbprint, importPKCS8 } from 'jose';
 import { startTestStack, type TestStack } from './support';
 
 /** The foundation, end to end through the gateway: signup → login → an authenticated call, and every way to get it wrong. */
 let stack: TestStack;
-const authKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+// an RSA key, as auth generates and deploy.sh makes (tokens are RS256)
+const authKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 before(async () => {
   stack = await startTestStack({ services: ['auth', 'gateway'], serviceEnv: { auth: { AUTH_JWT_PRIVATE_KEY: authKey } } });
@@ -46,6 +47,13 @@ describe('signup and login', () => {
     assert.equal(login.body.token_type, 'Bearer');
     assert.equal(login.body.expires_in, 3600);
     assert.equal(login.body.access_token.split('.').length, 3);
+    // RS256 with the key auth publishes in its JWKS, under the key's thumbprint
+    const header = JSON.parse(Buffer.from(login.body.access_token.split('.')[0], 'base64url').toString());
+    assert.equal(header.alg, 'RS256');
+    const jwks = await stack.api.get('/api/auth/.well-known/jwks.json');
+    const published = jwks.body.keys.find((k: { kid: string }) => k.kid === header.kid);
+    assert.deepEqual({ kty: published.kty, alg: published.alg, use: published.use, kid: published.kid }, { kty: 'RSA', alg: 'RS256', use: 'sig', kid: await calculateJwkThumbprint({ kty: 'RSA', n: published.n, e: published.e }) });
+    assert.equal(published.d, undefined, 'no private member is published');
 
     const me = await stack.api.get('/api/auth/me', login.body.access_token);
     assert.equal(me.status, 200);
@@ -149,9 +157,9 @@ describe('tokens at the gateway', () => {
     const player = await stack.api.newPlayer();
     const [headerPart] = player.token.split('.');
     const kid = JSON.parse(Buffer.from(headerPart!, 'base64url').toString()).kid;
-    const otherKey = await importPKCS8(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'EdDSA');
+    const otherKey = await importPKCS8(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256');
     const forged = await new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA', kid })
+      .setProtectedHeader({ alg: 'RS256', kid })
       .setSubject(player.userId)
       .setIssuer('anb-auth')
       .setAudience('anb-api')
@@ -168,11 +176,11 @@ describe('tokens at the gateway', () => {
 
   test('an expired token → 401', async () => {
     const player = await stack.api.newPlayer();
-    const key = await importPKCS8(authKey, 'EdDSA');
+    const key = await importPKCS8(authKey, 'RS256');
     const kid = JSON.parse(Buffer.from(player.token.split('.')[0]!, 'base64url').toString()).kid;
     const now = Math.floor(Date.now() / 1000);
     const expired = await new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA', kid })
+      .setProtectedHeader({ alg: 'RS256', kid })
       .setSubject(player.userId)
       .setIssuer('anb-auth')
       .setAudience('anb-api')

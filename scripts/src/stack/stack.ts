@@ -146,7 +146,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       });
     }
 
-    const keyFile = options.dataDir ? join(options.dataDir, 'keys', 'jwt-ed25519.pem') : undefined;
+    const keyFile = options.dataDir ? join(options.dataDir, 'keys', 'jwt-signing-key.pem') : undefined;
     if (options.dataDir) mkdirSync(join(options.dataDir, 'keys'), { recursive: true });
     const ports: Record<StackService, number> = {
       auth: await freePort(),
@@ -174,7 +174,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       // its own moto_server: the relay's calls pipelined on one connection (one moto thread, no GIL contention)
       ...(aws ? { RELAY_SNS_PIPELINING: process.env.RELAY_SNS_PIPELINING ?? String(defaultRelayParallelBatches) } : {}),
       ...serviceEnvironment(service, resources),
-      ...(service === 'auth' ? { AUTH_JWT_KEY_FILE: keyFile ?? join(tmpKeyDir!, 'jwt-ed25519.pem') } : {}),
+      ...(service === 'auth' ? { AUTH_JWT_KEY_FILE: keyFile ?? join(tmpKeyDir!, 'jwt-signing-key.pem') } : {}),
       ...(service === 'gateway'
         ? { AUTH_URL: urls.auth, CATALOG_URL: urls['video-catalog'], VOTING_URL: urls.voting }
         : {}),

@@ -8,7 +8,7 @@ export const authConfigSchema = baseConfigSchema
   .extend({
     PORT: env.port(8081),
     EVENTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
-    /** PKCS8 PEM of an Ed25519 key (production: from Secrets Manager) */
+    /** PKCS8 PEM of an RSA (2048 bits or more: RS256) or Ed25519 (EdDSA) key (production: from Secrets Manager) */
     AUTH_JWT_PRIVATE_KEY: z.string().optional(),
     /** local runs without AUTH_JWT_PRIVATE_KEY: a key generated once into this file */
     AUTH_JWT_KEY_FILE: z.string().optional(),

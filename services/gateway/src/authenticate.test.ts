@@ -8,8 +8,9 @@ import { AppError } from '@anb/platform';
 import { acceptedClaims, jwksVerifier } from './authenticate';
 
 /**
- * The gateway's token check against a JWKS served as auth serves it (Ed25519 keys, kid = thumbprint
- * style id, alg EdDSA), with tokens made as auth makes them — and every way a token can be wrong.
+ * The gateway's token check against a JWKS served as auth serves it (RSA keys signing RS256, or Ed25519
+ * keys signing EdDSA; a key id each), with tokens made as auth makes them — and every way a token can
+ * be wrong.
  */
 const issuer = 'anb-auth';
 const audience = 'anb-api';
@@ -17,13 +18,19 @@ const userId = '0B8F1C0E-7A2D-4F7E-9A51-2F3C4D5E6F70';
 
 interface TestKey {
   kid: string;
+  alg: 'RS256' | 'EdDSA';
   privateKey: KeyObject;
   jwk: Record<string, string>;
 }
-const makeKey = (kid: string): TestKey => {
+const makeKey = (kid: string, type: 'rsa' | 'ed25519' = 'ed25519', bits = 2048): TestKey => {
+  if (type === 'rsa') {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+    const { kty, n, e } = publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    return { kid, alg: 'RS256', privateKey, jwk: { kty: kty!, n: n!, e: e!, kid, alg: 'RS256', use: 'sig' } };
+  }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const { kty, crv, x } = publicKey.export({ format: 'jwk' }) as Record<string, string>;
-  return { kid, privateKey, jwk: { kty: kty!, crv: crv!, x: x!, kid, alg: 'EdDSA', use: 'sig' } };
+  return { kid, alg: 'EdDSA', privateKey, jwk: { kty: kty!, crv: crv!, x: x!, kid, alg: 'EdDSA', use: 'sig' } };
 };
 
 let server: Server;
@@ -50,15 +57,15 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 function issue(key: TestKey, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) {
   const iat = nowSeconds();
   return new SignJWT({ sub: userId, iss: issuer, aud: audience, iat, exp: iat + 3600, jti: 'j', ...claims })
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT', ...header })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT', ...header })
     .sign(key.privateKey);
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-/** a token put together by hand: any header and payload, signed with `key` over exactly that text */
+/** a token put together by hand: any header and payload, signed with `key` (RS256 for RSA) over exactly that text */
 function forge(header: Record<string, unknown>, payload: Record<string, unknown>, key: KeyObject) {
   const input = `${b64(header)}.${b64(payload)}`;
-  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
+  return `${input}.${sign(key.asymmetricKeyType === 'rsa' ? 'sha256' : null, Buffer.from(input), key).toString('base64url')}`;
 }
 
 async function rejects(promise: Promise<unknown>, status: number, message?: RegExp) {
@@ -158,6 +165,44 @@ describe('jwksVerifier', () => {
     } finally {
       jwksStatus = 200;
     }
+  });
+});
+
+describe('jwksVerifier with RSA keys (RS256, what auth generates)', () => {
+  const rsa = makeKey('rsa-1', 'rsa');
+  const rsaStranger = makeKey('rsa-1', 'rsa');
+  const ed = makeKey('ed-1');
+  const weak = makeKey('rsa-weak', 'rsa', 1024);
+  before(() => {
+    published = [rsa, ed, weak];
+  });
+  after(() => {
+    published = [];
+  });
+
+  test('an RS256 token passes; one signed by another RSA key with the same id, or changed, does not', async () => {
+    const verifier = jwksVerifier({ jwksUrl, issuer, audience });
+    assert.equal(await verifier.verify(await issue(rsa)), userId.toLowerCase());
+    assert.equal(await verifier.verify(await issue(ed)), userId.toLowerCase(), 'Ed25519 keys of the same set still work');
+    await rejects(verifier.verify(await issue(rsaStranger)), 401);
+    const [h, p, s] = (await issue(rsa)).split('.') as [string, string, string];
+    const flipped = Buffer.from(s, 'base64url');
+    flipped[100] = flipped[100]! ^ 1;
+    await rejects(verifier.verify(`${h}.${p}.${flipped.toString('base64url')}`), 401);
+    await rejects(verifier.verify(`${h}.${p}.${s.slice(0, -4)}`), 401);
+  });
+
+  test('no algorithm confusion: a header that names the other algorithm, an HMAC over the public key, a key under 2048 bits', async () => {
+    const verifier = jwksVerifier({ jwksUrl, issuer, audience });
+    const claims = { sub: userId, iss: issuer, aud: audience, iat: nowSeconds(), exp: nowSeconds() + 3600 };
+    // the RSA key's id with EdDSA named (signed by the Ed25519 key), and the other way round
+    await rejects(verifier.verify(forge({ alg: 'EdDSA', kid: rsa.kid }, claims, ed.privateKey)), 401);
+    await rejects(verifier.verify(forge({ alg: 'RS256', kid: ed.kid }, claims, rsa.privateKey)), 401);
+    const input = `${b64({ alg: 'HS256', kid: rsa.kid })}.${b64(claims)}`;
+    const hmac = createHmac('sha256', Buffer.from(rsa.jwk.n!, 'base64url')).update(input).digest('base64url');
+    await rejects(verifier.verify(`${input}.${hmac}`), 401);
+    await rejects(verifier.verify(forge({ alg: 'RS256', kid: weak.kid }, claims, weak.privateKey)), 401);
+    assert.equal(await verifier.verify(forge({ alg: 'RS256', kid: rsa.kid }, claims, rsa.privateKey)), userId.toLowerCase(), 'the same forged by hand with the right key passes');
   });
 });
 

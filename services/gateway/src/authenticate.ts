@@ -43,10 +43,11 @@ export interface TokenRules {
 }
 
 /**
- * Verifies access tokens against auth's JWKS. jose fetches and caches the key set (refetched when an
- * unknown key id shows up, at most once per `cooldownMs`) and picks the key; the signature is checked
- * here, with node:crypto on the request's own thread: jose checks it through WebCrypto, which costs
- * about twice the CPU (a job on libuv's pool per token) — a gateway verifies every new token it sees.
+ * Verifies access tokens (RS256 or EdDSA, as auth's key decides) against auth's JWKS. jose fetches and
+ * caches the key set (refetched when an unknown key id shows up, at most once per `cooldownMs`) and
+ * picks the key for the token's id and algorithm; the signature is checked here, with node:crypto on
+ * the request's own thread: jose checks it through WebCrypto, which costs about twice the CPU (a job
+ * on libuv's pool per token) — and a gateway checks every token it has not seen yet.
  */
 export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs?: number }): TokenVerifier {
   const verified = new VerifiedTokens();
@@ -70,8 +71,9 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
       if (parts.length !== 3) throw invalidToken();
       const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
       const header = segment(encodedHeader);
-      // EdDSA only (auth signs with Ed25519); no extension this verifier would have to understand
-      if (header.alg !== 'EdDSA' || 'crit' in header) throw invalidToken();
+      // the two algorithms auth signs with; no extension this verifier would have to understand
+      const alg = header.alg;
+      if ((alg !== 'RS256' && alg !== 'EdDSA') || 'crit' in header) throw invalidToken();
       let cryptoKey: webcrypto.CryptoKey;
       try {
         cryptoKey = await keys(header as unknown as JWSHeaderParameters, { payload: encodedPayload, signature: encodedSignature });
@@ -85,13 +87,21 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
       const key = keyObject(cryptoKey);
       const signature = Buffer.from(encodedSignature, 'base64url');
       // one encoding per signature: a token is the exact text that was signed, nothing equivalent
-      if (key.asymmetricKeyType !== 'ed25519' || signature.length !== 64 || signature.toString('base64url') !== encodedSignature) throw invalidToken();
-      if (!verifySignature(null, Buffer.from(`${encodedHeader}.${encodedPayload}`, 'latin1'), key, signature)) throw invalidToken();
+      if (signature.length !== signatureBytes(alg, key) || signature.toString('base64url') !== encodedSignature) throw invalidToken();
+      const digest = alg === 'RS256' ? 'sha256' : null; // (RSA: PKCS #1 v1.5 padding, node's default)
+      if (!verifySignature(digest, Buffer.from(`${encodedHeader}.${encodedPayload}`, 'latin1'), key, signature)) throw invalidToken();
       const { userId, expiresAt } = acceptedClaims(segment(encodedPayload), options);
       verified.set(token, userId, expiresAt);
       return userId;
     },
   };
+}
+
+/** How long a signature of `alg` by `key` is; 0 (no signature fits) when the key is not of that algorithm or an RSA key is under 2048 bits. */
+function signatureBytes(alg: 'RS256' | 'EdDSA', key: KeyObject): number {
+  if (alg === 'EdDSA') return key.asymmetricKeyType === 'ed25519' ? 64 : 0;
+  const bits = key.asymmetricKeyType === 'rsa' ? (key.asymmetricKeyDetails?.modulusLength ?? 0) : 0;
+  return bits >= 2048 ? Math.ceil(bits / 8) : 0;
 }
 
 /** A token segment's JSON object; anything else makes the token invalid. */

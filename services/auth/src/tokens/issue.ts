@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { jwtAlgorithm, type SigningKey } from './keys';
+import type { SigningKey } from './keys';
 
 export const tokenLifetimeSeconds = 3600;
 
@@ -13,7 +13,7 @@ export interface TokenSettings {
 export async function issueAccessToken(key: SigningKey, settings: TokenSettings, userId: string, now = new Date()): Promise<string> {
   const iat = Math.floor(now.getTime() / 1000);
   return new SignJWT({})
-    .setProtectedHeader({ alg: jwtAlgorithm, kid: key.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setSubject(userId)
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
