@@ -242,6 +242,7 @@ try {
   }
   const votesMeter = cpuMeter();
   const votesFrom = process.hrtime.bigint() / 1000n; // µs on the clock CPU profiles use
+  const votesStartedAt = Date.now();
   const votes = await runLoad({
     baseUrl: gateway,
     connections,
@@ -252,8 +253,9 @@ try {
     },
   });
   const lastVoteAt = performance.now();
-  // BENCH_TIMELINE=file.json: every measured vote's send time and latency (ms), to look at the tail's shape
-  if (process.env.BENCH_TIMELINE) writeFileSync(process.env.BENCH_TIMELINE, JSON.stringify({ sentMs: [...votes.timeline.sentMs], ms: [...votes.timeline.ms] }));
+  // BENCH_TIMELINE=file.json: every measured vote's send time and latency (ms), to look at the tail's
+  // shape, and when the votes started (epoch ms, to line them up with other logs)
+  if (process.env.BENCH_TIMELINE) writeFileSync(process.env.BENCH_TIMELINE, JSON.stringify({ startedAt: votesStartedAt, sentMs: [...votes.timeline.sentMs], ms: [...votes.timeline.ms] }));
   const votesCpu = votesMeter.stop();
   if (profiled.length > 0) log(`   the gateway votes in the CPU profiles: ${votesFrom}–${process.hrtime.bigint() / 1000n} µs`);
   const statements = pgStats
