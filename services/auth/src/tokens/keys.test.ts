@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,22 +11,21 @@ import { algorithmOf, jwks, loadSigningKey } from './keys';
 const dir = mkdtempSync(join(tmpdir(), 'anb-auth-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const pemOf = (type: 'rsa' | 'ed25519' | 'ec', options: object = {}) =>
-  (generateKeyPairSync as (t: string, o: object) => { privateKey: { export(o: object): string | Buffer } })(type, options)
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+const pemOf = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' }).toString();
+const rsaPem = (modulusLength: number) => pemOf(generateKeyPairSync('rsa', { modulusLength }).privateKey);
+const ed25519Pem = () => pemOf(generateKeyPairSync('ed25519').privateKey);
 
 test('the key decides the algorithm: RSA of 2048 bits or more signs RS256, Ed25519 EdDSA; anything else is refused', async () => {
-  assert.equal((await loadSigningKey({ pem: pemOf('rsa', { modulusLength: 2048 }) })).alg, 'RS256');
-  assert.equal((await loadSigningKey({ pem: pemOf('rsa', { modulusLength: 3072 }) })).alg, 'RS256');
-  assert.equal((await loadSigningKey({ pem: pemOf('ed25519') })).alg, 'EdDSA');
-  await assert.rejects(loadSigningKey({ pem: pemOf('rsa', { modulusLength: 1024 }) }), /2048 bits or more.*1024 bits/);
-  await assert.rejects(loadSigningKey({ pem: pemOf('ec', { namedCurve: 'P-256' }) }), /RSA .* or Ed25519, not ec/);
+  assert.equal((await loadSigningKey({ pem: rsaPem(2048) })).alg, 'RS256');
+  assert.equal((await loadSigningKey({ pem: rsaPem(3072) })).alg, 'RS256');
+  assert.equal((await loadSigningKey({ pem: ed25519Pem() })).alg, 'EdDSA');
+  await assert.rejects(loadSigningKey({ pem: rsaPem(1024) }), /2048 bits or more.*1024 bits/);
+  await assert.rejects(loadSigningKey({ pem: pemOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey) }), /RSA .* or Ed25519, not ec/);
   assert.throws(() => algorithmOf(generateKeyPairSync('x25519').privateKey), /not x25519/);
 });
 
 test('tokens verify against the published key alone, which carries its thumbprint as id and nothing private', async () => {
-  for (const pem of [pemOf('rsa', { modulusLength: 2048 }), pemOf('ed25519')]) {
+  for (const pem of [rsaPem(2048), ed25519Pem()]) {
     const key = await loadSigningKey({ pem });
     const [published] = jwks([key]).keys;
     assert.ok(published);
@@ -50,7 +49,7 @@ test('locally, an RSA key is generated once into the key file (owner-only) and r
   const again = await loadSigningKey({ keyFile });
   assert.equal(again.kid, first.kid, 'the same key: tokens issued before a restart stay valid');
   // a key given in the environment wins over the file, with escaped line breaks as secrets often carry them
-  const given = pemOf('ed25519');
+  const given = ed25519Pem();
   assert.equal((await loadSigningKey({ pem: given.replace(/\n/g, '\\n'), keyFile })).alg, 'EdDSA');
   await assert.rejects(loadSigningKey({}), /AUTH_JWT_PRIVATE_KEY/);
 });
