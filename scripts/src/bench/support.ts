@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { sourceOfEvent } from '@anb/contracts';
+import { accessTokenAlgorithm } from '@anb/platform';
 import { waitFor } from '@anb/platform/local';
 import { repoRoot, type RunningStack, type StackOptions } from '../stack/stack';
 import type { LoadRequest } from './load';
@@ -37,8 +38,8 @@ export function stopOnSignals(stop: () => Promise<unknown>): void {
 
 /** The key id auth publishes for a signing key (public or private): its JWK thumbprint. */
 export async function keyId(key: KeyObject): Promise<string> {
-  const jwk = await exportJWK(key);
-  return calculateJwkThumbprint(jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n!, e: jwk.e! } : { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! });
+  // (the thumbprint covers the members that define the public key, whatever else the JWK holds)
+  return calculateJwkThumbprint(await exportJWK(key));
 }
 
 /** A signing key as auth generates one (RSA-2048: tokens are RS256), as PKCS8 PEM for AUTH_JWT_PRIVATE_KEY. */
@@ -52,11 +53,13 @@ export function authKeyPem(): string {
  */
 export async function mintAccessTokens(privateKey: KeyObject, count: number): Promise<string[]> {
   const kid = await keyId(privateKey);
+  const alg = accessTokenAlgorithm(privateKey);
+  if (!alg) throw new Error(`auth signs with RSA (2048 bits or more) or Ed25519 keys, not ${privateKey.asymmetricKeyType}`);
   const now = Math.floor(Date.now() / 1000);
   return Promise.all(
     Array.from({ length: count }, () =>
       new SignJWT({})
-        .setProtectedHeader({ alg: privateKey.asymmetricKeyType === 'rsa' ? 'RS256' : 'EdDSA', kid, typ: 'JWT' })
+        .setProtectedHeader({ alg, kid, typ: 'JWT' })
         .setSubject(randomUUID())
         .setIssuer('anb-auth')
         .setAudience('anb-api')

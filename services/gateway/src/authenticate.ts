@@ -1,7 +1,7 @@
 import { KeyObject, verify as verifySignature, type webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWSHeaderParameters } from 'jose';
 import type { AuthMode } from '@anb/contracts';
-import { AppError, isUuid, type Context, type Next } from '@anb/platform';
+import { AppError, accessTokenAlgorithm, isUuid, type AccessTokenAlgorithm, type Context, type Next } from '@anb/platform';
 
 export interface TokenVerifier {
   /** the user id of a valid token; throws AppError 401 (or 503 when the keys cannot be fetched) */
@@ -97,11 +97,10 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
   };
 }
 
-/** How long a signature of `alg` by `key` is; 0 (no signature fits) when the key is not of that algorithm or an RSA key is under 2048 bits. */
-function signatureBytes(alg: 'RS256' | 'EdDSA', key: KeyObject): number {
-  if (alg === 'EdDSA') return key.asymmetricKeyType === 'ed25519' ? 64 : 0;
-  const bits = key.asymmetricKeyType === 'rsa' ? (key.asymmetricKeyDetails?.modulusLength ?? 0) : 0;
-  return bits >= 2048 ? Math.ceil(bits / 8) : 0;
+/** How long a signature of `alg` by `key` is; 0 (no signature fits) when the key is not one auth signs `alg` with (an RSA key under 2048 bits, say). */
+function signatureBytes(alg: AccessTokenAlgorithm, key: KeyObject): number {
+  if (accessTokenAlgorithm(key) !== alg) return 0;
+  return alg === 'EdDSA' ? 64 : Math.ceil(key.asymmetricKeyDetails!.modulusLength! / 8);
 }
 
 /** A token segment's JSON object; anything else makes the token invalid. */

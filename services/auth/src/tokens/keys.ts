@@ -2,27 +2,27 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, importPKCS8, type JWK, type CryptoKey } from 'jose';
+import { accessTokenAlgorithm, type AccessTokenAlgorithm } from '@anb/platform';
 
-/** The JWS algorithm a signing key signs with: its type decides. */
-export type JwtAlgorithm = 'RS256' | 'EdDSA';
 
 export interface SigningKey {
   readonly kid: string;
-  readonly alg: JwtAlgorithm;
+  readonly alg: AccessTokenAlgorithm;
   readonly privateKey: CryptoKey;
   readonly publicJwk: JWK;
 }
 
 /**
- * RS256 for an RSA key of 2048 bits or more, EdDSA for Ed25519; any other key is refused. RSA is what
- * auth generates: the gateway checks a signature on every token it has not seen yet, and an RSA-2048
- * check costs about a third of an Ed25519 one (31 against 106 µs here), while auth signs once per
- * login, where 0.3 ms is nothing next to argon2. Ed25519 keys (deployments from before) keep working.
+ * The algorithm of a signing key (`accessTokenAlgorithm`, the rule the gateway checks by too); any
+ * other key is refused with a message. RSA is what auth generates: the gateway checks a signature on
+ * every token it has not seen yet, and an RSA-2048 check costs about a third of an Ed25519 one (31
+ * against 106 µs here), while auth signs once per login, where 0.3 ms is nothing next to argon2.
+ * Ed25519 keys (deployments from before) keep working.
  */
-export function algorithmOf(key: KeyObject): JwtAlgorithm {
-  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+export function algorithmOf(key: KeyObject): AccessTokenAlgorithm {
+  const alg = accessTokenAlgorithm(key);
+  if (alg) return alg;
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (key.asymmetricKeyType === 'rsa' && bits >= 2048) return 'RS256';
   throw new Error(`the JWT signing key must be RSA (2048 bits or more) or Ed25519, not ${key.asymmetricKeyType}${bits ? ` of ${bits} bits` : ''}`);
 }
 

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../errors';
 
@@ -21,4 +22,18 @@ export function requireUser(ctx: Context): string {
 
 export function isUuid(value: string): boolean {
   return uuidPattern.test(value);
+}
+
+/** The JWS algorithms of access tokens. */
+export type AccessTokenAlgorithm = 'RS256' | 'EdDSA';
+
+/**
+ * The JWS algorithm access tokens signed by `key` (or checked with it) use: RS256 for an RSA key of
+ * 2048 bits or more, EdDSA for Ed25519; undefined for any other key, which neither auth signs with
+ * nor the gateway accepts.
+ */
+export function accessTokenAlgorithm(key: KeyObject): AccessTokenAlgorithm | undefined {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256';
+  return undefined;
 }
