@@ -8,4 +8,5 @@ export * from './http/auth';
 export * from './http/videos';
 export * from './http/public';
 export * from './http/routes';
+export * from './http/batch';
 export * from './http/openapi';

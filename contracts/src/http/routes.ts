@@ -35,6 +35,12 @@ export interface RouteSpec {
    * public pages cost one service call per interval, however many clients poll them
    */
   readonly publicCacheMs?: number;
+  /**
+   * the answering service also takes calls of this route in batches, at this internal path (POST,
+   * `BatchedCalls` in, `BatchedOutcomes` out): the gateway forwards the calls that arrive together
+   * in one request there — for a route called by many clients at once, like a vote
+   */
+  readonly batchPath?: string;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
 }
 
@@ -186,6 +192,7 @@ export const apiRoutes: readonly RouteSpec[] = [
     summary: 'Vote for a published video (once per user)',
     params: VideoIdParams,
     maxBodyBytes: jsonBodyLimitBytes,
+    batchPath: '/internal/votes',
     responses: { 200: { description: 'Vote recorded', schema: VoteResponse }, ...errors(400, 401, 404, 429, 503) },
   },
   {

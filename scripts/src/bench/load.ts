@@ -206,7 +206,7 @@ export function parseAnswer(data: Buffer, ended: boolean): { answer: Answer; len
   for (;;) {
     const end = data.indexOf(headEnd, offset);
     if (end < 0) return 'incomplete';
-    const head = data.latin1Slice(offset, end);
+    const head = data.toString('latin1', offset, end);
     const match = /^HTTP\/1\.[01] (\d{3})/.exec(head);
     if (!match) throw new Error(`not an HTTP answer: ${JSON.stringify(head.slice(0, 40))}`);
     const status = Number(match[1]);
@@ -238,7 +238,7 @@ function chunkedEnd(data: Buffer, from: number): number {
   for (;;) {
     const lineEnd = data.indexOf(crlf, at);
     if (lineEnd < 0) return -1;
-    const size = Number.parseInt(data.latin1Slice(at, lineEnd).split(';')[0]!.trim(), 16);
+    const size = Number.parseInt(data.toString('latin1', at, lineEnd).split(';')[0]!.trim(), 16);
     if (!Number.isFinite(size)) throw new Error('a chunk size that is not a hex number');
     if (size === 0) {
       // trailers (usually none), then an empty line

@@ -506,3 +506,147 @@ describe('the public micro-cache', () => {
     assert.equal(callsTo('/api/videos?page=1'), 2);
   });
 });
+
+describe('votes forwarded in batches', () => {
+  let voting: Server;
+  let gw: RunningServer;
+  let unbatched: RunningServer;
+  const batches: { url: string; calls: { request_id: string; user_id: string; params: Record<string, string>; traceparent?: string }[] }[] = [];
+  const single: string[] = [];
+  /** how the fake voting answers its batch endpoint: 'ok' (an outcome per call), or a broken answer */
+  let mode: 'ok' | 'garbage' | 'short' | '500' = 'ok';
+  before(async () => {
+    voting = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c));
+      req.on('end', () => {
+        if (req.url !== '/internal/votes') {
+          single.push(req.url!);
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ single: true }));
+          return;
+        }
+        const calls = JSON.parse(text);
+        batches.push({ url: req.url!, calls });
+        // slow enough that votes sent meanwhile gather
+        setTimeout(() => {
+          if (mode === '500') {
+            res.statusCode = 500;
+            return void res.end('{}');
+          }
+          res.setHeader('content-type', 'application/json');
+          if (mode === 'garbage') return void res.end('[{"status":200');
+          const outcomes = calls.map((c: { params: { video_id: string } }) =>
+            c.params.video_id === 'gone'
+              ? { status: 404, error: { code: 'VIDEO_NOT_FOUND', message: 'Video no encontrado.' } }
+              : c.params.video_id === 'twice'
+                ? { status: 400, error: { code: 'ALREADY_VOTED', message: 'Ya has votado por este video.', errors: [{ field: 'video_id', message: 'x' }] } }
+                : { status: 200, body: { message: 'Voto registrado exitosamente.', video_id: c.params.video_id } },
+          );
+          res.end(JSON.stringify(mode === 'short' ? outcomes.slice(1) : outcomes));
+        }, 20);
+      });
+    });
+    await new Promise<void>((r) => voting.listen(0, '127.0.0.1', () => r()));
+    const votingUrl = `http://127.0.0.1:${(voting.address() as AddressInfo).port}`;
+    gw = await startGateway(upstreamUrl, { votingUrl });
+    unbatched = await startGateway(upstreamUrl, { votingUrl, batching: false });
+  });
+  after(async () => {
+    await gw?.close();
+    await unbatched?.close();
+    voting.closeAllConnections();
+    await new Promise((r) => voting?.close(r));
+  });
+  const voteOn = (base: string, videoId: string, init: RequestInit = {}) =>
+    fetch(`${base}/api/public/videos/${videoId}/vote`, { method: 'POST', ...init, headers: { authorization: 'Bearer aaa.bbb.ccc', ...init.headers } });
+
+  test('concurrent votes reach voting together, each with its request id, verified user and video; each client gets its answer', async () => {
+    mode = 'ok';
+    batches.length = 0;
+    const ids = Array.from({ length: 30 }, (_, i) => `video-${i}`);
+    const answers = await Promise.all(ids.map((id, i) => voteOn(gw.url, id, { headers: { 'x-request-id': `req-${i}`, 'x-anb-user-id': 'forged' } })));
+    for (const [i, res] of answers.entries()) {
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('x-request-id'), `req-${i}`);
+      assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+      assert.deepEqual(await json(res), { message: 'Voto registrado exitosamente.', video_id: ids[i] });
+    }
+    const calls = batches.flatMap((b) => b.calls);
+    assert.equal(calls.length, 30);
+    assert.ok(batches.length < 30, `${batches.length} batches for 30 votes`);
+    for (const c of calls) {
+      const i = Number(c.request_id.slice(4));
+      assert.deepEqual({ ...c, traceparent: undefined }, { request_id: `req-${i}`, user_id: userId, params: { video_id: ids[i] }, traceparent: undefined });
+    }
+  });
+
+  test('an error outcome is the uniform error body, with the client’s request id', async () => {
+    mode = 'ok';
+    const gone = await voteOn(gw.url, 'gone', { headers: { 'x-request-id': 'req-gone' } });
+    assert.equal(gone.status, 404);
+    assert.deepEqual(await json(gone), { message: 'Video no encontrado.', code: 'VIDEO_NOT_FOUND', request_id: 'req-gone' });
+    const twice = await voteOn(gw.url, 'twice');
+    assert.equal(twice.status, 400);
+    const body = await json(twice);
+    assert.equal(body.code, 'ALREADY_VOTED');
+    assert.deepEqual(body.errors, [{ field: 'video_id', message: 'x' }]);
+    assert.equal(body.request_id, twice.headers.get('x-request-id'));
+  });
+
+  test('without a valid token it is 401 and voting is not asked', async () => {
+    const before = batches.length;
+    const res = await fetch(`${gw.url}/api/public/videos/v/vote`, { method: 'POST' });
+    assert.equal(res.status, 401);
+    const bad = await fetch(`${gw.url}/api/public/videos/v/vote`, { method: 'POST', headers: { authorization: 'Bearer x.y.z' } });
+    assert.equal(bad.status, 401);
+    assert.equal(batches.length, before);
+  });
+
+  test('a body is read and dropped, never forwarded; over the route limit it is 413', async () => {
+    mode = 'ok';
+    const withBody = await voteOn(gw.url, 'b1', { headers: { 'content-type': 'application/json' }, body: '{"ignored":true}' });
+    assert.equal(withBody.status, 200);
+    const before = batches.length;
+    const big = await voteOn(gw.url, 'b2', { headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
+    assert.equal(big.status, 413);
+    assert.equal((await json(big)).code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(batches.length, before);
+  });
+
+  test('a broken answer from voting is 503 for every vote of the batch; the next batch is unaffected', async () => {
+    for (const broken of ['garbage', 'short', '500'] as const) {
+      mode = broken;
+      const answers = await Promise.all(['x1', 'x2', 'x3'].map((id) => voteOn(gw.url, id)));
+      for (const res of answers) {
+        assert.equal(res.status, 503, broken);
+        const body = await json(res);
+        assert.equal(body.code, 'SERVICE_UNAVAILABLE');
+        assert.match(body.message, /voting/);
+      }
+    }
+    mode = 'ok';
+    assert.equal((await voteOn(gw.url, 'x4')).status, 200);
+  });
+
+  test('a voting that is down is 503 with Retry-After', async () => {
+    const down = await startGateway(upstreamUrl, { votingUrl: 'http://127.0.0.1:9' });
+    try {
+      const res = await voteOn(down.url, 'v');
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+      assert.equal((await json(res)).code, 'SERVICE_UNAVAILABLE');
+    } finally {
+      await down.close();
+    }
+  });
+
+  test('batching: false forwards each vote on its own', async () => {
+    const before = batches.length;
+    const res = await voteOn(unbatched.url, 'solo');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await json(res), { single: true });
+    assert.equal(single.at(-1), '/api/public/videos/solo/vote');
+    assert.equal(batches.length, before);
+  });
+});

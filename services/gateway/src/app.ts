@@ -3,6 +3,7 @@ import type { Logger } from '@anb/observability';
 import { Router, createHttpApp, runHealthChecks, type HealthCheck } from '@anb/platform';
 import type Koa from 'koa';
 import { authenticate, type TokenVerifier } from './authenticate';
+import { batchedProxy } from './batchedProxy';
 import { registerDocs } from './docs';
 import { proxyTo, type ProxyOptions, type Upstream } from './proxy';
 import { MicroCache } from './microCache';
@@ -17,6 +18,8 @@ export interface GatewayDeps {
   authRatePerMinute: number;
   /** false turns the public micro-cache off */
   publicCache?: boolean;
+  /** false forwards every call on its own, also those of routes the service takes in batches */
+  batching?: boolean;
 }
 
 /** Health of the gateway = every service it routes to answers its own /health. */
@@ -55,7 +58,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       ...(route.service === 'auth' && route.method === 'POST' ? [limitAuth] : []),
       authenticate(route.auth, deps.verifier),
       ...(route.publicCacheMs && deps.publicCache !== false ? [cache.middleware(route.publicCacheMs)] : []),
-      proxyTo(upstream, route, deps.proxy),
+      route.batchPath && deps.batching !== false ? batchedProxy(upstream, route, deps.proxy) : proxyTo(upstream, route, deps.proxy),
     ];
     router.register(routerPath(route.path), [route.method], middleware);
   }

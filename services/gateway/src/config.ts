@@ -18,6 +18,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   RATE_LIMIT_AUTH_PER_MINUTE: env.int(60, 0),
   /** answer anonymous GETs of rankings and the showcase from a 250 ms micro-cache */
   PUBLIC_CACHE: env.bool(true),
+  /** forward the calls of routes a service takes in batches (votes) together, as they arrive */
+  BATCH_FORWARDING: env.bool(true),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -26,6 +26,7 @@ await runMain(service, async () => {
     proxy: { timeoutMs: config.UPSTREAM_TIMEOUT_MS, uploadTimeoutMs: config.UPLOAD_TIMEOUT_MS },
     authRatePerMinute: config.RATE_LIMIT_AUTH_PER_MINUTE,
     publicCache: config.PUBLIC_CACHE,
+    batching: config.BATCH_FORWARDING,
   });
   const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
   lifecycle.onStop('http', () => server.close());

@@ -33,7 +33,7 @@ export interface ProxyOptions {
 const bufferedAnswerBytes = 1024 * 1024;
 
 // undici's pooled keep-alive client: a proxied call costs a fraction of node:http's
-const sharedDispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+export const sharedDispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
 
 /**
  * Forwards a request to the service that owns the route. Uploads stream both ways (a video never sits
@@ -103,15 +103,7 @@ export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOpti
       ctx.body = response.body;
     } catch (error) {
       if (rejected) throw rejected;
-      if (error instanceof AppError) throw error;
-      if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
-        throw new AppError('UPSTREAM_TIMEOUT', { cause: error });
-      }
-      throw new AppError('SERVICE_UNAVAILABLE', {
-        message: `Servicio no disponible temporalmente (${upstream.name}).`,
-        headers: { 'retry-after': '5' },
-        cause: error,
-      });
+      throw upstreamFailure(upstream, error);
     } finally {
       if (onClientGone) ctx.req.off('close', onClientGone);
       // an answer before the whole upload went through (a rejection, a replayed Idempotency-Key): what
@@ -121,8 +113,21 @@ export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOpti
   };
 }
 
+/** What a failed call to a service answers: its own AppError, 504 when it was too slow, else 503. */
+export function upstreamFailure(upstream: Upstream, error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new AppError('UPSTREAM_TIMEOUT', { cause: error });
+  }
+  return new AppError('SERVICE_UNAVAILABLE', {
+    message: `Servicio no disponible temporalmente (${upstream.name}).`,
+    headers: { 'retry-after': '5' },
+    cause: error,
+  });
+}
+
 /** A small body, read whole; over `limit` → the limit's error (the rest is discarded). */
-async function readWhole(req: IncomingMessage, limit: number | undefined, tooLarge: () => AppError): Promise<Buffer> {
+export async function readWhole(req: IncomingMessage, limit: number | undefined, tooLarge: () => AppError): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let seen = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -174,7 +179,7 @@ type Exchanged = { statusCode: number; headers: Record<string, string | string[]
  * of a streamed answer abort the call. (undici's `request()` gives every answer an async resource and
  * a stream — about a third of the gateway's CPU per proxied call.)
  */
-function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal?: AbortSignal): Promise<Exchanged> {
+export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal?: AbortSignal): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
     let stream: Readable | undefined;
     let chunks: Buffer[] | undefined;

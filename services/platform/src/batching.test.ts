@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { NaturalBatches, type Batched } from './batching';
 
 /** batches handled, each answered with its items doubled after `ms` */
-function doubling(options: { maxBatch: number; gatherOneTurn?: boolean }, ms = 5) {
+function doubling(options: { maxBatch: number; gatherOneTurn?: boolean; concurrency?: number }, ms = 5) {
   const batches: number[][] = [];
   const batcher = new NaturalBatches<number, number>(async (batch: Batched<number, number>[]) => {
     batches.push(batch.map((b) => b.item));
@@ -49,5 +49,32 @@ describe('NaturalBatches', () => {
       [0, 'connection lost', 'connection lost'],
     );
     assert.equal(await batcher.add(4), 4);
+  });
+
+  test('concurrency: an item that arrives while fewer batches are in flight goes at once; the rest gather', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const batches: number[][] = [];
+    const batcher = new NaturalBatches<number, number>(async (batch) => {
+      batches.push(batch.map((b) => b.item));
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      inFlight--;
+      for (const { item, resolve } of batch) resolve(item);
+    }, { maxBatch: 10, concurrency: 2 });
+    const first = batcher.add(1);
+    const second = batcher.add(2);
+    assert.deepEqual(batches, [[1], [2]], 'the second lane took the second item at once');
+    const rest = [3, 4, 5].map((n) => batcher.add(n));
+    assert.deepEqual(await Promise.all([first, second, ...rest]), [1, 2, 3, 4, 5]);
+    assert.deepEqual(batches, [[1], [2], [3, 4, 5]], 'items that came while both lanes were busy went together');
+    assert.equal(most, 2);
+  });
+
+  test('concurrency with gatherOneTurn: items of one turn go together, not split across lanes', async () => {
+    const { batcher, batches } = doubling({ maxBatch: 10, gatherOneTurn: true, concurrency: 3 });
+    assert.deepEqual(await Promise.all([1, 2, 3, 4].map((n) => batcher.add(n))), [2, 4, 6, 8]);
+    assert.deepEqual(batches, [[1, 2, 3, 4]]);
   });
 });

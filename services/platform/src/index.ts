@@ -22,6 +22,7 @@ export * from './messaging/queueMonitor';
 export * from './projections/projection';
 export * from './http/app';
 export * from './http/body';
+export * from './http/batch';
 export * from './http/health';
 export * from './http/identity';
 export * from './http/server';

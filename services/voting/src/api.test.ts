@@ -127,6 +127,85 @@ describe('voting', () => {
   });
 });
 
+describe('votes in batches (as the gateway forwards them)', () => {
+  const batch = (body: unknown, contentType = 'application/json') =>
+    fetch(`${h.server.url}/internal/votes`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const call = (videoId: string, userId: string, requestId: string = randomUUID()) => ({ request_id: requestId, user_id: userId, params: { video_id: videoId } });
+
+  test('each call gets the answer its own request would have, in order; duplicates within a batch count once', async () => {
+    const owner = await player();
+    const video = await publish(owner.userId);
+    const deleted = await publish(owner.userId);
+    await h.deliver(envelopeOf('VideoDeleted', { videoId: deleted.videoId, ownerId: owner.userId, deletedAt: new Date().toISOString() }));
+    const [a, b] = [randomUUID(), randomUUID()];
+    const calls = [
+      call(video.videoId, a, 'req-a'),
+      call(video.videoId.toUpperCase(), a, 'req-a-again'),
+      call(randomUUID(), b),
+      call('not-a-uuid', b),
+      call(deleted.videoId, b),
+      call(video.videoId, b.toUpperCase(), 'req-b'),
+    ];
+    const res = await batch(calls);
+    assert.equal(res.status, 200);
+    const outcomes = (await res.json()) as unknown[];
+    const notFound = { status: 404, error: { code: 'VIDEO_NOT_FOUND', message: 'Video no encontrado.' } };
+    assert.deepEqual(outcomes, [
+      { status: 200, body: { message: 'Voto registrado exitosamente.', video_id: video.videoId } },
+      { status: 400, error: { code: 'ALREADY_VOTED', message: 'Ya has votado por este video.' } },
+      notFound,
+      notFound,
+      notFound,
+      { status: 200, body: { message: 'Voto registrado exitosamente.', video_id: video.videoId } },
+    ]);
+    // recorded as the single route records: the call's request id as correlation, the voter as actor
+    const [voteA] = await h.store.readStream(`vote:${video.videoId}:${a}`);
+    assert.deepEqual([voteA!.metadata.correlationId, voteA!.metadata.causationId, voteA!.metadata.requestId, voteA!.metadata.actor], ['req-a', 'req-a', 'req-a', a]);
+    const [voteB] = await h.store.readStream(`vote:${video.videoId}:${b}`);
+    assert.deepEqual([voteB!.metadata.correlationId, voteB!.metadata.actor, (voteB!.data as { voterId: string }).voterId], ['req-b', b, b]);
+    await h.subscriber.drain();
+    assert.equal((await h.db('voting.ranking').where({ user_id: owner.userId }).first()).votes, 2);
+    // and the single route sees the batched vote
+    assert.equal((await vote(video.videoId, a)).body.code, 'ALREADY_VOTED');
+  });
+
+  test('50 identical calls in one batch and 50 in separate batches: exactly one vote', async () => {
+    const owner = await player();
+    const video = await publish(owner.userId);
+    const voter = randomUUID();
+    const together = (await (await batch(Array.from({ length: 50 }, () => call(video.videoId, voter)))).json()) as { status: number }[];
+    const apart = await Promise.all(Array.from({ length: 50 }, async () => ((await (await batch([call(video.videoId, voter)])).json()) as { status: number }[])[0]!));
+    const statuses = [...together, ...apart].map((o) => o.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 1);
+    assert.equal(statuses.filter((s) => s === 400).length, 99);
+    assert.equal((await h.store.readStream(`vote:${video.videoId}:${voter}`)).length, 1);
+  });
+
+  test('a body that is not a batch is refused whole, and nothing is recorded', async () => {
+    const owner = await player();
+    const video = await publish(owner.userId);
+    const voter = randomUUID();
+    const good = call(video.videoId, voter);
+    const refused: [unknown, number, string][] = [
+      ['{"not json', 400, 'MALFORMED_JSON'],
+      [[], 400, 'VALIDATION_ERROR'],
+      [{ calls: [good] }, 400, 'VALIDATION_ERROR'],
+      [[good, { ...good, user_id: 'forged' }], 400, 'VALIDATION_ERROR'],
+      [[good, { ...good, request_id: 'has spaces' }], 400, 'VALIDATION_ERROR'],
+      [[{ request_id: 'x', params: {} }], 400, 'VALIDATION_ERROR'],
+      [Array.from({ length: 501 }, () => good), 400, 'VALIDATION_ERROR'],
+    ];
+    for (const [body, status, code] of refused) {
+      const res = await batch(body);
+      assert.equal(res.status, status, JSON.stringify(body).slice(0, 80));
+      assert.equal(((await res.json()) as { code: string }).code, code);
+    }
+    const wrongType = await batch([good], 'text/plain');
+    assert.equal(wrongType.status, 415);
+    assert.equal((await h.store.readStream(`vote:${video.videoId}:${voter}`)).length, 0);
+  });
+});
+
 describe('public videos', () => {
   test('newest first with the owner’s public profile, X-Total-Count, pages, and voted_by_me only for a user', async () => {
     const owner = await player({ firstName: 'Lía', lastName: 'Gómez', city: 'Cartagena de Indias', country: 'Colombia' });

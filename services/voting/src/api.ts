@@ -1,6 +1,22 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { PublicVideosQuery, RankingsQuery, pagination, type PublicVideo, type RankingRow } from '@anb/contracts';
-import { AppError, ConcurrencyError, Router, counter, isUuid, optionalUser, readQuery, requestMetadata, requireUser, type EventStore, type Knex } from '@anb/platform';
+import { PublicVideosQuery, RankingsQuery, apiRoutes, pagination, type PublicVideo, type RankingRow } from '@anb/contracts';
+import type { Logger } from '@anb/observability';
+import {
+  AppError,
+  ConcurrencyError,
+  Router,
+  batchRoute,
+  batchedCallMetadata,
+  counter,
+  isUuid,
+  optionalUser,
+  readQuery,
+  requestMetadata,
+  requireUser,
+  type EventMetadata,
+  type EventStore,
+  type Knex,
+} from '@anb/platform';
 import { PageCache } from './pageCache';
 import { foldForSearch } from './players/searchText';
 import { rankingPage } from './ranking/rankingReads';
@@ -16,8 +32,11 @@ export interface VotingApiDeps {
   signedUrls: SignedUrls;
   /** how long a public page is served from memory (0: never) */
   publicCacheMs: number;
+  logger: Logger;
   now?: () => Date;
 }
+
+const voteRoute = apiRoutes.find((route) => route.operationId === 'vote')!;
 
 /** a showcase page: its items, the anonymous answer, and each item's JSON without its closing brace */
 type ShowcaseView = { items: Omit<PublicVideo, 'voted_by_me'>[]; total: number; json: string; openItems: string[] };
@@ -76,9 +95,8 @@ export function votingRoutes(deps: VotingApiDeps): Router {
     ctx.body = `[${view.openItems.map((item, i) => `${item},"voted_by_me":${voted.has(view.items[i]!.video_id)}}`).join(',')}]`;
   });
 
-  router.post('/api/public/videos/:video_id/vote', async (ctx) => {
-    const voterId = requireUser(ctx);
-    const given = String(ctx.params.video_id ?? '');
+  /** one vote: the route's and each batched call's work (the same answers, errors and counts) */
+  const castVote = async (voterId: string, given: string, metadata: Partial<EventMetadata>) => {
     if (!isUuid(given)) throw new AppError('VIDEO_NOT_FOUND');
     // one spelling per video: the stream id must not depend on the case a client used
     const videoId = given.toLowerCase();
@@ -88,7 +106,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
       // the stream not to exist, which the store checks atomically — of concurrent identical votes
       // exactly one commits and the others get a ConcurrencyError, i.e. "already voted".
       const events = decide({ type: 'CastVote', data: { videoId, voterId, video }, metadata: { now: now(), voteId: randomUUID() } }, initialState());
-      await deps.store.append(voteStream(videoId, voterId), events, { expectedVersion: 'no_stream', metadata: requestMetadata(ctx) });
+      await deps.store.append(voteStream(videoId, voterId), events, { expectedVersion: 'no_stream', metadata });
       votes.add(1, { outcome: 'recorded' });
     } catch (error) {
       if (error instanceof VideoNotOpenForVotes) {
@@ -101,7 +119,20 @@ export function votingRoutes(deps: VotingApiDeps): Router {
       }
       throw error;
     }
-    ctx.body = { message: 'Voto registrado exitosamente.', video_id: videoId };
+    return { message: 'Voto registrado exitosamente.', video_id: videoId };
+  };
+
+  router.post('/api/public/videos/:video_id/vote', async (ctx) => {
+    const voterId = requireUser(ctx);
+    ctx.body = await castVote(voterId, String(ctx.params.video_id ?? ''), requestMetadata(ctx));
+  });
+
+  // the same votes in batches, as the gateway forwards the votes that arrive together (the route's batchPath)
+  batchRoute(router, {
+    path: voteRoute.batchPath!,
+    name: 'POST /api/public/videos/{video_id}/vote',
+    logger: deps.logger,
+    handle: (call) => castVote(call.user_id.toLowerCase(), call.params.video_id ?? '', batchedCallMetadata(call)),
   });
 
   router.get('/api/public/rankings', async (ctx) => {

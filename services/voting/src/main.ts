@@ -59,6 +59,7 @@ await runMain(service, async () => {
       store,
       signedUrls: new SignedUrls(s3, config.VIDEOS_BUCKET, config.SIGNED_URL_TTL_SECONDS),
       publicCacheMs: config.PUBLIC_CACHE_MS,
+      logger,
     }),
     health: [databaseCheck(db), relayCheck(relay), subscriberCheck(subscriber)],
   });

@@ -135,10 +135,40 @@ const statusCodes: Record<number, ErrorCode> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/** What a failure answers: status, code, message (and field errors, headers). `expected`: false for a bug (a 500 to log). */
+export interface ErrorAnswer {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  errors?: ErrorBody['errors'];
+  headers?: Record<string, string>;
+  expected: boolean;
+}
+
 /**
- * Every failure becomes the uniform JSON error body, mapped in this one place: AppErrors with their
- * status, zod errors as 400 VALIDATION_ERROR, HTTP errors from Koa by status, anything else as a 500
- * that is logged with its stack and never shown.
+ * Every failure's answer, mapped in this one place: AppErrors with their status, zod errors as 400
+ * VALIDATION_ERROR, HTTP errors from Koa by status, anything else a 500 INTERNAL_ERROR (not expected:
+ * the caller logs it with its stack; the client never sees it).
+ */
+export function errorAnswer(error: unknown): ErrorAnswer {
+  if (error instanceof AppError) {
+    return { status: error.status, code: error.code, message: error.message, ...(error.errors ? { errors: error.errors } : {}), ...(error.headers ? { headers: error.headers } : {}), expected: true };
+  }
+  if (error instanceof ZodError) {
+    return { status: 400, code: 'VALIDATION_ERROR', message: errorCatalogue.VALIDATION_ERROR.message, errors: fieldErrors(error.issues), expected: true };
+  }
+  const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = statusCodes[status] ?? 'VALIDATION_ERROR';
+    const headers = (error as { headers?: Record<string, string> }).headers;
+    return { status: status === 501 ? 405 : status, code, message: errorCatalogue[code].message, ...(headers ? { headers } : {}), expected: true };
+  }
+  return { status: 500, code: 'INTERNAL_ERROR', message: errorCatalogue.INTERNAL_ERROR.message, expected: false };
+}
+
+/**
+ * Every failure becomes the uniform JSON error body (`errorAnswer`); AppErrors of 5xx are logged as
+ * warnings, anything unexpected as an error with its stack, never shown.
  */
 export function errorHandler(logger: Logger): Koa.Middleware {
   return async (ctx, next) => {
@@ -153,30 +183,12 @@ export function errorHandler(logger: Logger): Koa.Middleware {
         ctx.body = errorBody(ctx, 'METHOD_NOT_ALLOWED');
       }
     } catch (error) {
-      if (error instanceof AppError) {
-        ctx.status = error.status;
-        if (error.headers) ctx.set(error.headers);
-        ctx.body = errorBody(ctx, error.code, error.message, error.errors);
-        if (error.status >= 500) logger.warn({ request_id: ctx.state.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
-        return;
-      }
-      if (error instanceof ZodError) {
-        ctx.status = 400;
-        ctx.body = errorBody(ctx, 'VALIDATION_ERROR', undefined, fieldErrors(error.issues));
-        return;
-      }
-      const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
-      if (typeof status === 'number' && status >= 400 && status < 500) {
-        const code = statusCodes[status] ?? 'VALIDATION_ERROR';
-        ctx.status = status === 501 ? 405 : status;
-        const headers = (error as { headers?: Record<string, string> }).headers;
-        if (headers) ctx.set(headers);
-        ctx.body = errorBody(ctx, code);
-        return;
-      }
-      logger.error({ request_id: ctx.state.requestId, err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
-      ctx.status = 500;
-      ctx.body = errorBody(ctx, 'INTERNAL_ERROR');
+      const answer = errorAnswer(error);
+      if (!answer.expected) logger.error({ request_id: ctx.state.requestId, err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
+      else if (error instanceof AppError && error.status >= 500) logger.warn({ request_id: ctx.state.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
+      ctx.status = answer.status;
+      if (answer.headers) ctx.set(answer.headers);
+      ctx.body = errorBody(ctx, answer.code, answer.message, answer.errors);
     }
   };
 }

@@ -82,7 +82,7 @@ export async function startVotingHarness(options: { publicCacheMs?: number } = {
     service: 'voting',
     version: 'test',
     logger,
-    router: votingRoutes({ db, store, signedUrls: new SignedUrls(s3, 'videos-test', 3600), publicCacheMs: options.publicCacheMs ?? 0 }),
+    router: votingRoutes({ db, store, signedUrls: new SignedUrls(s3, 'videos-test', 3600), publicCacheMs: options.publicCacheMs ?? 0, logger }),
   });
   const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
   return {
