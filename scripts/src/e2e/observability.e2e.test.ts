@@ -108,6 +108,41 @@ describe('one trace from upload to published', () => {
     assert.ok(spans.some((s) => Object.values(s.attributes).includes(videoId)), 'the video id is searchable');
   });
 
+  test('a vote is one trace too: the gateway request, voting’s part of the batch it went in, the VoteCast publish, the catalog consuming it', async () => {
+    const voter = await stack.api.newPlayer({ city: 'Pasto' });
+    const res = await stack.api.request('POST', `/api/public/videos/${videoId}/vote`, { token: voter.token, headers: { 'x-request-id': 'trace-vote-1' } });
+    assert.equal(res.status, 200, res.text);
+    const voteTrace = res.headers.get('x-trace-id')!;
+    assert.match(voteTrace, /^[\da-f]{32}$/);
+    const file = join(stack.telemetryDir, 'spans.jsonl');
+    const want = (spans: SpanRecord[]) => ({
+      gateway: spans.find((s) => s.service === 'gateway' && s.kind === 1 && s.name.startsWith('POST')),
+      voting: spans.find((s) => s.service === 'voting' && s.kind === 1 && s.attributes['anb.request_id'] === 'trace-vote-1'),
+      publish: spans.find((s) => s.service === 'voting' && s.kind === 3 && s.attributes['anb.event.type'] === 'VoteCast'),
+      catalogConsume: spans.find((s) => s.service === 'video-catalog' && s.kind === 4 && s.attributes['anb.event.type'] === 'VoteCast'),
+    });
+    const { spans, parts } = await waitFor(
+      () => {
+        const spans = loadSpans(file).filter((s) => s.traceId === voteTrace);
+        const parts = want(spans);
+        return Object.values(parts).every(Boolean) ? { spans, parts } : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, message: `every step in the vote's trace ${voteTrace}` },
+    );
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const roots = spans.filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId));
+    assert.deepEqual(roots.map((s) => s.spanId), [parts.gateway!.spanId], 'one root: the gateway request');
+    const ancestors = (span: SpanRecord) => {
+      const chain: string[] = [];
+      for (let s: SpanRecord | undefined = span; s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.push(s.spanId);
+      return chain;
+    };
+    const order = [parts.gateway, parts.voting, parts.publish, parts.catalogConsume];
+    for (let i = 1; i < order.length; i++) {
+      assert.ok(ancestors(order[i]!).includes(order[i - 1]!.spanId), `${order[i]!.service}:${order[i]!.name} descends from ${order[i - 1]!.name}`);
+    }
+  });
+
   test('the events of the journey are correlated with the upload request, the owner as the upload’s actor', async () => {
     const db = createDatabase({ url: stack.databaseUrl, poolMax: 1 });
     try {
