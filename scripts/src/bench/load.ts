@@ -100,12 +100,16 @@ export async function runLoad(options: {
 
 const bodyless = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
-/** the request as it goes on the wire (no body: a POST says so with Content-Length: 0, as node:http does) */
+/** the request as it goes on the wire (no body: a POST says so with Content-Length: 0, as node:http does, unless the caller set it) */
 export function requestText(req: LoadRequest, hostHeader: string): string {
   const method = req.method ?? 'GET';
   let text = `${method} ${req.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
-  for (const name in req.headers) text += `${name}: ${req.headers[name]}\r\n`;
-  if (!bodyless.has(method)) text += 'content-length: 0\r\n';
+  let length = false;
+  for (const name in req.headers) {
+    text += `${name}: ${req.headers[name]}\r\n`;
+    if (name.toLowerCase() === 'content-length') length = true;
+  }
+  if (!bodyless.has(method) && !length) text += 'content-length: 0\r\n';
   return `${text}\r\n`;
 }
 
