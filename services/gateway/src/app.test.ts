@@ -641,6 +641,17 @@ describe('votes forwarded in batches', () => {
     }
   });
 
+  test('a vote with a path parameter too long for a batch goes on its own, and does not spoil the batch of the others', async () => {
+    mode = 'ok';
+    const long = 'v'.repeat(300);
+    const before = batches.flatMap((b) => b.calls).length;
+    const answers = await Promise.all([voteOn(gw.url, long), voteOn(gw.url, 'n1'), voteOn(gw.url, 'n2')]);
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(await json(answers[0]!), { single: true });
+    assert.equal(single.at(-1), `/api/public/videos/${long}/vote`);
+    assert.deepEqual(batches.flatMap((b) => b.calls).slice(before).map((c) => c.params.video_id).sort(), ['n1', 'n2']);
+  });
+
   test('batching: false forwards each vote on its own', async () => {
     const before = batches.length;
     const res = await voteOn(unbatched.url, 'solo');

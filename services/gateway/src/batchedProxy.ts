@@ -1,7 +1,16 @@
 import { context, propagation } from '@opentelemetry/api';
-import { BatchedOutcomes, maxBatchedCalls, type BatchedCall, type BatchedOutcome, type ErrorCode, type RouteSpec } from '@anb/contracts';
+import {
+  BatchedOutcomes,
+  maxBatchedCalls,
+  maxBatchedParamLength,
+  maxBatchedTraceStateLength,
+  type BatchedCall,
+  type BatchedOutcome,
+  type ErrorCode,
+  type RouteSpec,
+} from '@anb/contracts';
 import { AppError, NaturalBatches, type Batched, type Context } from '@anb/platform';
-import { exchange, readWhole, sharedDispatcher, upstreamFailure, type ProxyOptions, type Upstream } from './proxy';
+import { exchange, proxyTo, readWhole, sharedDispatcher, upstreamFailure, type ProxyOptions, type Upstream } from './proxy';
 
 /** batches in flight to the service at once: the next one gathers while one is being answered */
 const lanes = 2;
@@ -48,21 +57,27 @@ export function batchedProxy(upstream: Upstream, route: RouteSpec, options: Prox
     batch.forEach((call, i) => call.resolve(outcomes[i]!));
   };
   const batches = new NaturalBatches(send, { maxBatch: maxBatchedCalls, gatherOneTurn: true, concurrency: lanes });
+  const alone = proxyTo(upstream, route, options);
 
   return async (ctx: Context) => {
-    // the same limits as a forwarded call; the route takes no body, so one that is sent is read and dropped
-    const declared = Number(ctx.get('content-length') || NaN);
-    if (limit !== undefined && declared > limit) throw tooLarge();
-    if (declared > 0 || ctx.get('transfer-encoding')) await readWhole(ctx.req, limit, tooLarge);
     const trace: Record<string, string> = {};
     propagation.inject(context.active(), trace);
-    const outcome = await batches.add({
+    const call: BatchedCall = {
       request_id: String(ctx.state.requestId),
       user_id: String(ctx.state.userId),
       params: { ...ctx.params },
       ...(trace.traceparent ? { traceparent: trace.traceparent } : {}),
       ...(trace.tracestate ? { tracestate: trace.tracestate } : {}),
-    });
+    };
+    // an unusual call (a path parameter or trace state longer than a batch takes) goes on its own: the
+    // service answers it as it answers any request, and it cannot spoil a batch for the others
+    const params = Object.values(call.params);
+    if (params.some((value) => value.length > maxBatchedParamLength) || (call.tracestate?.length ?? 0) > maxBatchedTraceStateLength) return alone(ctx);
+    // the same limits as a forwarded call; the route takes no body, so one that is sent is read and dropped
+    const declared = Number(ctx.get('content-length') || NaN);
+    if (limit !== undefined && declared > limit) throw tooLarge();
+    if (declared > 0 || ctx.get('transfer-encoding')) await readWhole(ctx.req, limit, tooLarge);
+    const outcome = await batches.add(call);
     if ('error' in outcome) {
       const { code, message, errors } = outcome.error;
       throw new AppError(code as ErrorCode, { status: outcome.status, message, ...(errors ? { errors } : {}) });

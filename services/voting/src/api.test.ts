@@ -190,9 +190,6 @@ describe('votes in batches (as the gateway forwards them)', () => {
       ['{"not json', 400, 'MALFORMED_JSON'],
       [[], 400, 'VALIDATION_ERROR'],
       [{ calls: [good] }, 400, 'VALIDATION_ERROR'],
-      [[good, { ...good, user_id: 'forged' }], 400, 'VALIDATION_ERROR'],
-      [[good, { ...good, request_id: 'has spaces' }], 400, 'VALIDATION_ERROR'],
-      [[{ request_id: 'x', params: {} }], 400, 'VALIDATION_ERROR'],
       [Array.from({ length: 501 }, () => good), 400, 'VALIDATION_ERROR'],
     ];
     for (const [body, status, code] of refused) {
@@ -203,6 +200,27 @@ describe('votes in batches (as the gateway forwards them)', () => {
     const wrongType = await batch([good], 'text/plain');
     assert.equal(wrongType.status, 415);
     assert.equal((await h.store.readStream(`vote:${video.videoId}:${voter}`)).length, 0);
+  });
+
+  test('a malformed call fails alone: the others of its batch are recorded', async () => {
+    const owner = await player();
+    const video = await publish(owner.userId);
+    const [a, b] = [randomUUID(), randomUUID()];
+    const malformed = [
+      { ...call(video.videoId, randomUUID()), user_id: 'forged' },
+      { ...call(video.videoId, randomUUID()), request_id: 'has spaces' },
+      { request_id: 'x', params: {} },
+      { ...call('x'.repeat(201), randomUUID()) },
+      'not a call',
+    ];
+    const res = await batch([call(video.videoId, a), ...malformed, call(video.videoId, b)]);
+    assert.equal(res.status, 200);
+    const outcomes = (await res.json()) as { status: number; error?: { code: string; errors?: { field: string }[] } }[];
+    assert.deepEqual(outcomes.map((o) => o.status), [200, 400, 400, 400, 400, 400, 200]);
+    for (const o of outcomes.slice(1, -1)) assert.equal(o.error!.code, 'VALIDATION_ERROR');
+    assert.deepEqual(outcomes[1]!.error!.errors!.map((e) => e.field), ['user_id']);
+    assert.equal((await h.store.readStream(`vote:${video.videoId}:${a}`)).length, 1);
+    assert.equal((await h.store.readStream(`vote:${video.videoId}:${b}`)).length, 1);
   });
 });
 

@@ -1,8 +1,8 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import { BatchedCalls, type BatchedCall, type BatchedOutcome } from '@anb/contracts';
+import { BatchedCall, BatchedCalls, errorCatalogue, type BatchedOutcome } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
 import type Router from '@koa/router';
-import { AppError } from '../errors';
+import { AppError, fieldErrors } from '../errors';
 import type { EventMetadata } from '../eventstore/types';
 import { errorAnswer } from './app';
 import { parseOr400, readRawBody } from './body';
@@ -18,8 +18,9 @@ const tracer = trace.getTracer('@anb/platform/batch');
  * that caller — concurrently with the others, under its own trace context, with its own request
  * id — and gets its own outcome: the route's answer body, or its error as code and message (the
  * gateway writes the error body with the client's request id). A call's failure is that call's
- * only; a bug is logged and answered INTERNAL_ERROR, as the route would. A body that is not a batch
- * is 400 for the whole request, and no call runs.
+ * only — a malformed call too (400) — and a bug is logged and answered INTERNAL_ERROR, as the route
+ * would. A body that is not a batch (not a JSON array of 1–500) is 400 for the whole request, and no
+ * call runs.
  */
 export function batchRoute(router: Router, options: { path: string; name: string; logger: Logger; handle: (call: BatchedCall) => Promise<unknown> }): void {
   router.post(options.path, async (ctx) => {
@@ -33,7 +34,15 @@ export function batchRoute(router: Router, options: { path: string; name: string
       throw new AppError('MALFORMED_JSON');
     }
     const calls = parseOr400(BatchedCalls, json);
-    const outcomes = await Promise.all(calls.map((call) => runCall(call, options)));
+    const outcomes = await Promise.all(
+      calls.map((given): Promise<BatchedOutcome> | BatchedOutcome => {
+        const call = BatchedCall.safeParse(given);
+        if (call.success) return runCall(call.data, options);
+        // (the gateway never sends such a call: it fails alone, not the votes batched with it)
+        const { message } = errorCatalogue.VALIDATION_ERROR;
+        return { status: 400, error: { code: 'VALIDATION_ERROR', message, errors: fieldErrors(call.error.issues) } };
+      }),
+    );
     ctx.body = outcomes;
   });
 }
