@@ -74,7 +74,9 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     metricReaders: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: options.metricIntervalMs ?? 10_000 })],
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => req.url === '/health' || (req.url ?? '').startsWith('/api/docs/'),
+        // a batch of calls from the gateway (/internal/…) is not one request's work: each call gets its
+        // own span in its client's trace (platform's batchRoute), and the batch makes no trace of its own
+        ignoreIncomingRequestHook: (req) => req.url === '/health' || (req.url ?? '').startsWith('/api/docs/') || (req.url ?? '').startsWith('/internal/'),
       }),
       new KoaInstrumentation({ ignoreLayersType: ['middleware' as never] }),
       new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
