@@ -23,6 +23,46 @@ after(async () => {
   await stack?.stop();
 });
 
+/**
+ * Waits until trace `traceId` holds every span `want` looks for (else fails naming the missing ones),
+ * checks it has one root — the gateway's request (`parts.gateway`) — and gives its spans, the parts,
+ * and each span's chain of ancestors (span ids, itself first).
+ */
+async function traceTree<P extends { gateway: SpanRecord | undefined } & Record<string, SpanRecord | undefined>>(
+  file: string,
+  traceId: string,
+  want: (spans: SpanRecord[]) => P,
+): Promise<{ spans: SpanRecord[]; parts: P; ancestors: (span: SpanRecord) => string[] }> {
+  const { spans, parts } = await waitFor(
+    () => {
+      const spans = loadSpans(file).filter((s) => s.traceId === traceId);
+      const parts = want(spans);
+      return Object.values(parts).every(Boolean) ? { spans, parts } : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, message: `every step in trace ${traceId}` },
+  ).catch((error) => {
+    const spans = loadSpans(file).filter((s) => s.traceId === traceId);
+    const missing = Object.entries(want(spans)).filter(([, v]) => !v).map(([k]) => k);
+    throw new Error(`${(error as Error).message}; missing: ${missing.join(', ')}; have: ${spans.map((s) => `${s.service}:${s.name}`).join(' | ')}`);
+  });
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const roots = spans.filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId));
+  assert.deepEqual(roots.map((s) => s.spanId), [parts.gateway!.spanId], 'one root: the gateway request');
+  const ancestors = (span: SpanRecord) => {
+    const chain: string[] = [];
+    for (let s: SpanRecord | undefined = span; s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.push(s.spanId);
+    return chain;
+  };
+  return { spans, parts, ancestors };
+}
+
+/** the chain of causes: each span below the one before it */
+function assertChain(order: readonly SpanRecord[], ancestors: (span: SpanRecord) => string[]): void {
+  for (let i = 1; i < order.length; i++) {
+    assert.ok(ancestors(order[i]!).includes(order[i - 1]!.spanId), `${order[i]!.service}:${order[i]!.name} descends from ${order[i - 1]!.name}`);
+  }
+}
+
 describe('one trace from upload to published', () => {
   let traceId: string;
   let videoId: string;
@@ -70,37 +110,13 @@ describe('one trace from upload to published', () => {
       relayPublished: spans.find((s) => s.service === 'video-catalog' && s.kind === 3 && s.attributes['anb.event.type'] === 'VideoPublished'),
       votingConsume: spans.find((s) => s.service === 'voting' && s.kind === 4 && s.attributes['anb.event.type'] === 'VideoPublished'),
     });
-    const found = await waitFor(
-      () => {
-        const spans = loadSpans(file).filter((s) => s.traceId === traceId);
-        const parts = want(spans);
-        return Object.values(parts).every(Boolean) ? { spans, parts } : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 500, message: `every step in trace ${traceId}` },
-    ).catch((error) => {
-      const spans = loadSpans(file).filter((s) => s.traceId === traceId);
-      const missing = Object.entries(want(spans)).filter(([, v]) => !v).map(([k]) => k);
-      throw new Error(`${(error as Error).message}; missing: ${missing.join(', ')}; have: ${spans.map((s) => `${s.service}:${s.name}`).join(' | ')}`);
-    });
-    const { spans, parts } = found;
-    const byId = new Map(spans.map((s) => [s.spanId, s]));
-    const roots = spans.filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId));
-    assert.deepEqual(roots.map((s) => s.spanId), [parts.gateway!.spanId], 'one root: the gateway request');
-    // the chain of causes, each below the one before
-    const ancestors = (span: SpanRecord) => {
-      const chain: string[] = [];
-      for (let s: SpanRecord | undefined = span; s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.push(s.spanId);
-      return chain;
-    };
+    const { spans, parts, ancestors } = await traceTree(file, traceId, want);
     // processing publishes Started, then Processed: the catalog's consumer hangs under one of its publishes
     const processingPublish = spans.find(
       (s) => s.service === 'processing' && s.kind === 3 && ancestors(parts.catalogConsume!).includes(s.spanId),
     );
     assert.ok(processingPublish, 'the catalog consumes under a processing publish');
-    const order = [parts.gateway, parts.relayUploaded, parts.processingConsume, processingPublish, parts.catalogConsume, parts.relayPublished, parts.votingConsume];
-    for (let i = 1; i < order.length; i++) {
-      assert.ok(ancestors(order[i]!).includes(order[i - 1]!.spanId), `${order[i]!.service}:${order[i]!.name} descends from ${order[i - 1]!.name}`);
-    }
+    assertChain([parts.gateway!, parts.relayUploaded!, parts.processingConsume!, processingPublish, parts.catalogConsume!, parts.relayPublished!, parts.votingConsume!], ancestors);
     assert.ok(ancestors(parts.encode!).includes(parts.processingConsume!.spanId));
     assert.ok(ancestors(parts.append!).includes(parts.gateway!.spanId));
     // consumers also link to their producer
@@ -121,28 +137,10 @@ describe('one trace from upload to published', () => {
       publish: spans.find((s) => s.service === 'voting' && s.kind === 3 && s.attributes['anb.event.type'] === 'VoteCast'),
       catalogConsume: spans.find((s) => s.service === 'video-catalog' && s.kind === 4 && s.attributes['anb.event.type'] === 'VoteCast'),
     });
-    const { spans, parts } = await waitFor(
-      () => {
-        const spans = loadSpans(file).filter((s) => s.traceId === voteTrace);
-        const parts = want(spans);
-        return Object.values(parts).every(Boolean) ? { spans, parts } : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 500, message: `every step in the vote's trace ${voteTrace}` },
-    );
-    const byId = new Map(spans.map((s) => [s.spanId, s]));
-    const roots = spans.filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId));
-    assert.deepEqual(roots.map((s) => s.spanId), [parts.gateway!.spanId], 'one root: the gateway request');
-    const ancestors = (span: SpanRecord) => {
-      const chain: string[] = [];
-      for (let s: SpanRecord | undefined = span; s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.push(s.spanId);
-      return chain;
-    };
+    const { parts, ancestors } = await traceTree(file, voteTrace, want);
     // the batch the vote went in makes no trace of its own (only its calls are traced, each in its client's)
     assert.deepEqual(loadSpans(file).filter((s) => s.service === 'voting' && /internal\/votes/.test(`${s.name} ${JSON.stringify(s.attributes)}`)).map((s) => s.name), []);
-    const order = [parts.gateway, parts.voting, parts.publish, parts.catalogConsume];
-    for (let i = 1; i < order.length; i++) {
-      assert.ok(ancestors(order[i]!).includes(order[i - 1]!.spanId), `${order[i]!.service}:${order[i]!.name} descends from ${order[i - 1]!.name}`);
-    }
+    assertChain([parts.gateway!, parts.voting!, parts.publish!, parts.catalogConsume!], ancestors);
   });
 
   test('the events of the journey are correlated with the upload request, the owner as the upload’s actor', async () => {

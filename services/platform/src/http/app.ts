@@ -48,9 +48,12 @@ export function requestId(): Koa.Middleware {
  * Pass it as the append's `metadata`; the store adds the trace context.
  */
 export function requestMetadata(ctx: Context): Partial<EventMetadata> & { correlationId: string; causationId: string } {
-  const id = String(ctx.state.requestId ?? '') || randomUUID();
-  const userId = optionalUser(ctx);
-  return { correlationId: id, causationId: id, requestId: id, ...(userId ? { actor: userId } : {}) };
+  return requestEventMetadata(String(ctx.state.requestId ?? '') || randomUUID(), optionalUser(ctx));
+}
+
+/** The metadata of events recorded for request `requestId` of `userId` (also a call forwarded in a batch). */
+export function requestEventMetadata(requestId: string, userId: string | undefined): Partial<EventMetadata> & { correlationId: string; causationId: string } {
+  return { correlationId: requestId, causationId: requestId, requestId, ...(userId ? { actor: userId } : {}) };
 }
 
 /** a body still unread when the answer is ready is read and dropped up to this size; beyond, the connection is closed */
@@ -167,9 +170,15 @@ export function errorAnswer(error: unknown): ErrorAnswer {
 }
 
 /**
- * Every failure becomes the uniform JSON error body (`errorAnswer`); AppErrors of 5xx are logged as
- * warnings, anything unexpected as an error with its stack, never shown.
+ * Logs a failure as answered: anything unexpected as an error with its stack and `where` it happened,
+ * AppErrors of 5xx as warnings, the rest not.
  */
+export function logFailure(logger: Logger, error: unknown, answer: ErrorAnswer, requestId: unknown, where: Record<string, unknown>): void {
+  if (!answer.expected) logger.error({ request_id: requestId, err: error, ...where }, 'unhandled error');
+  else if (error instanceof AppError && error.status >= 500) logger.warn({ request_id: requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
+}
+
+/** Every failure becomes the uniform JSON error body (`errorAnswer`), logged by `logFailure`, never shown beyond it. */
 export function errorHandler(logger: Logger): Koa.Middleware {
   return async (ctx, next) => {
     try {
@@ -184,8 +193,7 @@ export function errorHandler(logger: Logger): Koa.Middleware {
       }
     } catch (error) {
       const answer = errorAnswer(error);
-      if (!answer.expected) logger.error({ request_id: ctx.state.requestId, err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
-      else if (error instanceof AppError && error.status >= 500) logger.warn({ request_id: ctx.state.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
+      logFailure(logger, error, answer, ctx.state.requestId, { method: ctx.method, path: ctx.path });
       ctx.status = answer.status;
       if (answer.headers) ctx.set(answer.headers);
       ctx.body = errorBody(ctx, answer.code, answer.message, answer.errors);

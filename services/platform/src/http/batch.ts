@@ -1,11 +1,11 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import { BatchedCall, BatchedCalls, errorCatalogue, type BatchedOutcome } from '@anb/contracts';
+import { BatchedCall, BatchedCalls, type BatchedOutcome } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
 import type Router from '@koa/router';
-import { AppError, fieldErrors } from '../errors';
+import { AppError } from '../errors';
 import type { EventMetadata } from '../eventstore/types';
-import { errorAnswer } from './app';
-import { parseOr400, readRawBody } from './body';
+import { errorAnswer, logFailure, requestEventMetadata, type ErrorAnswer } from './app';
+import { parseOr400, readJsonValue } from './body';
 
 /** a batch of the largest size with generous parameters and trace state fits */
 const batchBodyLimitBytes = 1024 * 1024;
@@ -26,21 +26,14 @@ export function batchRoute(router: Router, options: { path: string; name: string
   router.post(options.path, async (ctx) => {
     const type = ctx.get('content-type');
     if (!/^application\/json\b/i.test(type)) throw new AppError('UNSUPPORTED_MEDIA_TYPE');
-    const raw = await readRawBody(ctx, batchBodyLimitBytes);
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new AppError('MALFORMED_JSON');
-    }
+    const json = await readJsonValue(ctx, batchBodyLimitBytes);
+    if (json === undefined) throw new AppError('MALFORMED_JSON');
     const calls = parseOr400(BatchedCalls, json);
     const outcomes = await Promise.all(
-      calls.map((given): Promise<BatchedOutcome> | BatchedOutcome => {
+      calls.map((given) => {
         const call = BatchedCall.safeParse(given);
-        if (call.success) return runCall(call.data, options);
-        // (the gateway never sends such a call: it fails alone, not the votes batched with it)
-        const { message } = errorCatalogue.VALIDATION_ERROR;
-        return { status: 400, error: { code: 'VALIDATION_ERROR', message, errors: fieldErrors(call.error.issues) } };
+        // (the gateway never sends a malformed call: it fails alone, 400 as the route's input errors, not the calls batched with it)
+        return call.success ? runCall(call.data, options) : failed(errorAnswer(call.error));
       }),
     );
     ctx.body = outcomes;
@@ -60,19 +53,21 @@ async function runCall(call: BatchedCall, options: { name: string; logger: Logge
   } catch (error) {
     const answer = errorAnswer(error);
     span.setAttribute('http.response.status_code', answer.status);
-    if (!answer.expected) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      options.logger.error({ request_id: call.request_id, err: error, call: options.name }, 'unhandled error');
-    } else if (answer.status >= 500) {
-      options.logger.warn({ request_id: call.request_id, code: answer.code, cause: ((error as Error).cause as Error | undefined)?.message }, answer.message);
-    }
-    return { status: answer.status, error: { code: answer.code, message: answer.message, ...(answer.errors ? { errors: answer.errors } : {}) } };
+    if (!answer.expected) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    logFailure(options.logger, error, answer, call.request_id, { call: options.name });
+    return failed(answer);
   } finally {
     span.end();
   }
 }
 
+/** a failed call's outcome: its answer's status, code and message (the gateway writes the body) */
+const failed = (answer: ErrorAnswer): BatchedOutcome => ({
+  status: answer.status,
+  error: { code: answer.code, message: answer.message, ...(answer.errors ? { errors: answer.errors } : {}) },
+});
+
 /** What an event recorded for a batched call says about it: as `requestMetadata` does for a request. */
 export function batchedCallMetadata(call: BatchedCall): Partial<EventMetadata> & { correlationId: string; causationId: string } {
-  return { correlationId: call.request_id, causationId: call.request_id, requestId: call.request_id, actor: call.user_id.toLowerCase() };
+  return requestEventMetadata(call.request_id, call.user_id.toLowerCase());
 }

@@ -24,17 +24,21 @@ export async function readRawBody(ctx: Context, limit: number): Promise<Buffer> 
 export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, limit = jsonBodyLimitBytes): Promise<z.infer<S>> {
   const type = ctx.get('content-type');
   if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) throw new AppError('UNSUPPORTED_MEDIA_TYPE');
-  const raw = await readRawBody(ctx, limit);
-  let json: unknown;
-  try {
-    json = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new AppError('MALFORMED_JSON');
-  }
+  const json = await readJsonValue(ctx, limit);
   if (json === undefined || json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new AppError('VALIDATION_ERROR', { message: 'Se esperaba un objeto JSON en el cuerpo.', errors: [{ field: '(body)', message: 'Se esperaba un objeto JSON.' }] });
   }
   return parseOr400(schema, json);
+}
+
+/** The body parsed as JSON, whatever its shape (undefined when empty): 413 beyond `limit`, 400 MALFORMED_JSON when it does not parse. */
+export async function readJsonValue(ctx: Context, limit: number): Promise<unknown> {
+  const raw = await readRawBody(ctx, limit);
+  try {
+    return raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new AppError('MALFORMED_JSON');
+  }
 }
 
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, code: 'VALIDATION_ERROR' | 'INVALID_QUERY' = 'VALIDATION_ERROR'): z.infer<S> {
