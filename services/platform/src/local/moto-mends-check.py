@@ -18,6 +18,8 @@ gives. Prints one line per check and exits 1 at the first difference.
    messages), the header's request id in the XML, the same messages and attributes in the queues.
    The calls include ones that must go the usual way (binary attributes, 11 entries, repeated ids,
    a missing topic, a bad Number) and entries SNS refuses (over 256 KiB).
+6. Odd field names (leading zeros, other digits, unknown parts, line breaks) make `publish_batch_params`
+   leave the call to moto's parser; moto's clock read directly gives the now moto computed.
 """
 
 import random
@@ -302,8 +304,58 @@ def check_publish_batch_served_directly(rounds=300):
     print(f"publish batch served directly: {rounds} random calls, same answers and deliveries as the usual way ({served} served directly, {usual_calls} went the usual way)")
 
 
+def check_odd_field_names():
+    """Field names the quick reader does not take apart exactly as PublishBatch's shape says go the generic way."""
+    arn = {"Action": ["PublishBatch"], "Version": ["2010-03-31"], "TopicArn": ["arn:aws:sns:us-east-1:123456789012:t"]}
+    plain = {"PublishBatchRequestEntries.member.1.Id": ["0"], "PublishBatchRequestEntries.member.1.Message": ["m"]}
+    if sitecustomize.publish_batch_params({**arn, **plain}) is None:
+        print("publish_batch_params refused a plain entry")
+        sys.exit(1)
+    odd = [
+        "PublishBatchRequestEntries.member.01.Id", "PublishBatchRequestEntries.member.0.Id", "PublishBatchRequestEntries.member.\u00b2.Id",
+        "PublishBatchRequestEntries.member.\u0661.Id", "PublishBatchRequestEntries.member.1 .Id", "PublishBatchRequestEntries.member..Id",
+        "PublishBatchRequestEntries.member.1", "PublishBatchRequestEntries.member.1.Id\n", "PublishBatchRequestEntries.member.1.Foo",
+        "PublishBatchRequestEntries.member.1.MessageAttributes.entry.01.Name", "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1",
+        "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name.x", "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.BinaryValue",
+        "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.StringValue\n", "publishbatchrequestentries.member.1.Id", "X.member.1.Id",
+    ]
+    for name in odd:
+        if sitecustomize.publish_batch_params({**arn, **plain, name: ["v"]}) is not None:
+            print(f"publish_batch_params read the odd field {name!r} instead of leaving the call to moto's parser")
+            sys.exit(1)
+    print(f"publish_batch_params: {len(odd)} odd field names go the generic way")
+
+
+def check_clock():
+    """moto's "now" read directly is the now moto computed (same clock), and a given datetime still goes moto's way."""
+    import datetime
+    import time
+
+    from moto.core import utils
+    from moto.sqs import models
+
+    if models.unix_time_millis is not utils.unix_time_millis:
+        print("moto.sqs.models still holds the old unix_time_millis")
+        sys.exit(1)
+    for _ in range(1000):
+        before = time.time()
+        now = utils.unix_time()
+        millis = utils.unix_time_millis()
+        after = time.time()
+        if not (before <= now <= after and before * 1000 <= millis <= after * 1000):
+            print(f"unix_time {now} / unix_time_millis {millis} outside [{before}, {after}]")
+            sys.exit(1)
+    given = datetime.datetime(2026, 1, 2, 3, 4, 5, 678000)
+    if utils.unix_time(given) != 1767323045.678 or utils.unix_time_millis(given) != 1767323045678.0:
+        print(f"unix_time of a given datetime: {utils.unix_time(given)}, {utils.unix_time_millis(given)}")
+        sys.exit(1)
+    print("clock read directly: the same now, and a given datetime as moto computes it")
+
+
 check_form_pairs()
 check_publish_batch_params()
+check_odd_field_names()
+check_clock()
 check_fast_headers()
 check_listed_once_and_request_ids()
 check_publish_batch_served_directly()

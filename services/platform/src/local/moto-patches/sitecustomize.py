@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends fourteen differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends fifteen differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -44,6 +44,11 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
     going through the dispatcher, Flask, CORS and moto's per-call response set-up (about 40 % less
     moto CPU per published event). Anything unusual, and anything the backend refuses, goes the
     usual way.
+
+15. moto reads the clock ("seconds since 1970, now") by building two datetimes and subtracting them,
+    about 10 µs a call, twice for every message SQS is sent: now it is read directly (time.time()).
+    With 9 (its field names now taken apart with str methods, not two regular expressions each):
+    about 14 % less moto CPU per published event (233–248 → 205–213 µs, interleaved, 6,000 events).
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -102,6 +107,47 @@ def _send_message_in_constant_time():
 
 
 _send_message_in_constant_time()
+
+
+def _clock_read_directly():
+    """
+    moto asks "what time is it, in seconds (or milliseconds) since 1970?" through `unix_time()`,
+    which builds today's datetime (importing datetime.UTC on every call), builds 1970's, subtracts
+    and adds the parts back up: about 10 µs a call here, and SQS asks twice per message it is sent
+    and again per message per receive. The answer for "now" is `time.time()`, read directly (the same
+    clock, with more than the microseconds the datetime kept); a given datetime still goes moto's
+    way.
+    """
+    import time
+
+    try:
+        from moto.core import utils
+    except Exception:
+        return
+    unix_time, unix_time_millis = getattr(utils, "unix_time", None), getattr(utils, "unix_time_millis", None)
+    if not callable(unix_time) or not callable(unix_time_millis):
+        return
+
+    def unix_time_now_read_directly(dt=None):
+        return time.time() if dt is None else unix_time(dt)
+
+    def unix_time_millis_now_read_directly(dt=None):
+        return time.time() * 1000.0 if dt is None else unix_time_millis(dt)
+
+    replacements = {unix_time: unix_time_now_read_directly, unix_time_millis: unix_time_millis_now_read_directly}
+    # moto's modules took the functions by name when they were imported: theirs are replaced too
+    # (modules imported later take the new ones from moto.core.utils)
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "moto" or name.startswith("moto.")):
+            continue
+        for attribute in ("unix_time", "unix_time_millis"):
+            replacement = replacements.get(getattr(module, attribute, None))
+            if replacement is not None:
+                setattr(module, attribute, replacement)
+    mended.append("clock-read-directly")
+
+
+_clock_read_directly()
 
 
 def _listing_remembered(module, name, mend):
@@ -390,52 +436,75 @@ def _form_bodies_decoded_in_c():
 
 _form_bodies_decoded_in_c()
 
-_ENTRY_FIELD = re.compile(r"PublishBatchRequestEntries\.member\.([1-9][0-9]*)\.(.+)\Z")
-_ATTRIBUTE_FIELD = re.compile(r"MessageAttributes\.entry\.([1-9][0-9]*)\.(Name|Value\.DataType|Value\.StringValue)\Z")
+_ENTRY_PREFIX = "PublishBatchRequestEntries.member."
+_ATTRIBUTE_PREFIX = "MessageAttributes.entry."
+_ATTRIBUTE_PARTS = ("Name", "Value.DataType", "Value.StringValue")
 _ENTRY_TEXTS = ("Id", "Message", "Subject", "MessageStructure", "MessageDeduplicationId", "MessageGroupId")
+
+
+def _is_ordinal(text):
+    """1, 2, … written plainly in ASCII digits, as [1-9][0-9]* matches it"""
+    return text.isdigit() and text.isascii() and text[0] != "0"
 
 
 def publish_batch_params(querystring):
     """
     The parameters of a PublishBatch from its form fields ({name: [value]}), as moto's generic
     query parser gives them; None for anything this does not know (a binary attribute, an unknown
-    field, a gap in the numbering), which then goes the generic way.
+    field, a gap in the numbering), which then goes the generic way. Field names are taken apart
+    with str methods, not regular expressions (this runs for ~110 fields per call: about a third
+    less of moto's CPU per published event than two matches per field).
     """
     topic_arn = None
     numbered = {}
+    entry_prefix = len(_ENTRY_PREFIX)
+    attribute_prefix = len(_ATTRIBUTE_PREFIX)
     for name, values in querystring.items():
-        if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
+        if type(values) is not list or len(values) != 1 or not isinstance(values[0], str):
             return None
         value = values[0]
-        if name in ("Action", "Version"):
+        if name == "Action" or name == "Version":
             continue
         if name == "TopicArn":
             topic_arn = value
             continue
-        entry_field = _ENTRY_FIELD.match(name)
-        if not entry_field:
+        if not name.startswith(_ENTRY_PREFIX):
             return None
-        entry = numbered.setdefault(int(entry_field[1]), {})
-        field = entry_field[2]
+        # PublishBatchRequestEntries.member.<n>.<field>
+        n, dot, field = name[entry_prefix:].partition(".")
+        if not dot or not _is_ordinal(n):
+            return None
+        entry = numbered.get(n)
+        if entry is None:
+            entry = numbered[n] = {}
         if field in _ENTRY_TEXTS:
             entry[field] = value
             continue
-        attribute_field = _ATTRIBUTE_FIELD.match(field)
-        if not attribute_field:
+        # …MessageAttributes.entry.<m>.(Name|Value.DataType|Value.StringValue)
+        if not field.startswith(_ATTRIBUTE_PREFIX):
             return None
-        entry.setdefault("MessageAttributes", {}).setdefault(int(attribute_field[1]), {})[attribute_field[2]] = value
-    if topic_arn is None or sorted(numbered) != list(range(1, len(numbered) + 1)):
+        m, dot, part = field[attribute_prefix:].partition(".")
+        if not dot or part not in _ATTRIBUTE_PARTS or not _is_ordinal(m):
+            return None
+        attributes = entry.get("MessageAttributes")
+        if attributes is None:
+            attributes = entry["MessageAttributes"] = {}
+        attribute = attributes.get(m)
+        if attribute is None:
+            attribute = attributes[m] = {}
+        attribute[part] = value
+    if topic_arn is None or sorted(int(n) for n in numbered) != list(range(1, len(numbered) + 1)):
         return None
     entries = []
     for n in range(1, len(numbered) + 1):
-        entry = numbered[n]
+        entry = numbered[str(n)]
         attributes = entry.pop("MessageAttributes", None)
         if attributes is not None:
-            if sorted(attributes) != list(range(1, len(attributes) + 1)):
+            if sorted(int(a) for a in attributes) != list(range(1, len(attributes) + 1)):
                 return None
             by_name = {}
             for a in range(1, len(attributes) + 1):
-                attribute = attributes[a]
+                attribute = attributes[str(a)]
                 if "Name" not in attribute:
                     return None
                 value = {}
