@@ -143,6 +143,36 @@ describe('one trace from upload to published', () => {
     assertChain([parts.gateway!, parts.voting!, parts.publish!, parts.catalogConsume!], ancestors);
   });
 
+  test('a vote answered in front of Koa (a token the gateway has verified before) is the same trace, with the same gateway span', async () => {
+    const file = join(stack.telemetryDir, 'spans.jsonl');
+    /** a vote's trace: its gateway span, the rest of its chain, and its Koa spans (only the vote that went through Koa has any) */
+    const voteTrace = async (token: string, requestId: string) => {
+      const res = await stack.api.request('POST', `/api/public/videos/${videoId}/vote`, { token, headers: { 'x-request-id': requestId } });
+      assert.equal(res.status, 200, res.text);
+      const traceId = res.headers.get('x-trace-id')!;
+      assert.match(traceId, /^[\da-f]{32}$/);
+      assert.equal(res.headers.get('x-amzn-trace-id'), `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)}`);
+      const { spans, parts, ancestors } = await traceTree(file, traceId, (all) => ({
+        gateway: all.find((s) => s.service === 'gateway' && s.kind === 1 && s.name.startsWith('POST')),
+        voting: all.find((s) => s.service === 'voting' && s.kind === 1 && s.attributes['anb.request_id'] === requestId),
+        publish: all.find((s) => s.service === 'voting' && s.kind === 3 && s.attributes['anb.event.type'] === 'VoteCast'),
+      }));
+      assertChain([parts.gateway!, parts.voting!, parts.publish!], ancestors);
+      return { gateway: parts.gateway!, koaSpans: spans.filter((s) => s.service === 'gateway' && /^(router|middleware) - /.test(s.name)).length };
+    };
+    // a token's first use goes through Koa (authenticate verifies it); after that its votes are answered before Koa
+    const [first, known] = await Promise.all([stack.api.newPlayer({ city: 'Tunja' }), stack.api.newPlayer({ city: 'Neiva' })]);
+    assert.equal((await stack.api.request('GET', '/api/auth/me', { token: known.token })).status, 200);
+    const throughKoa = await voteTrace(first.token, 'trace-vote-koa');
+    const direct = await voteTrace(known.token, 'trace-vote-direct');
+    assert.ok(throughKoa.koaSpans > 0, 'the first vote went through Koa');
+    assert.equal(direct.koaSpans, 0, 'the second vote was answered before Koa');
+    assert.equal(throughKoa.gateway.attributes['http.route'], '/api/public/videos/:video_id/vote');
+    assert.equal(direct.gateway.name, throughKoa.gateway.name);
+    assert.equal(direct.gateway.attributes['http.route'], throughKoa.gateway.attributes['http.route']);
+    assert.equal(direct.gateway.attributes['http.response.status_code'] ?? direct.gateway.attributes['http.status_code'], 200);
+  });
+
   test('the events of the journey are correlated with the upload request, the owner as the upload’s actor', async () => {
     const db = createDatabase({ url: stack.databaseUrl, poolMax: 1 });
     try {

@@ -511,6 +511,16 @@ describe('votes forwarded in batches', () => {
   let voting: Server;
   let gw: RunningServer;
   let unbatched: RunningServer;
+  /** the same gateway with a verifier that remembers verified tokens: plain votes skip Koa */
+  let direct: RunningServer;
+  let directVerifies = 0;
+  const rememberingVerifier: TokenVerifier = {
+    async verify(token) {
+      directVerifies++;
+      return verifier.verify(token);
+    },
+    verified: (token) => (token === 'aaa.bbb.ccc' ? userId : undefined),
+  };
   const batches: { url: string; calls: { request_id: string; user_id: string; params: Record<string, string>; traceparent?: string }[] }[] = [];
   const single: string[] = [];
   /** how the fake voting answers its batch endpoint: 'ok' (an outcome per call), or a broken answer */
@@ -551,10 +561,12 @@ describe('votes forwarded in batches', () => {
     const votingUrl = `http://127.0.0.1:${(voting.address() as AddressInfo).port}`;
     gw = await startGateway(upstreamUrl, { votingUrl });
     unbatched = await startGateway(upstreamUrl, { votingUrl, batching: false });
+    direct = await startGateway(upstreamUrl, { votingUrl, verifier: rememberingVerifier });
   });
   after(async () => {
     await gw?.close();
     await unbatched?.close();
+    await direct?.close();
     voting.closeAllConnections();
     await new Promise((r) => voting?.close(r));
   });
@@ -650,6 +662,84 @@ describe('votes forwarded in batches', () => {
     assert.deepEqual(await json(answers[0]!), { single: true });
     assert.equal(single.at(-1), `/api/public/videos/${long}/vote`);
     assert.deepEqual(batches.flatMap((b) => b.calls).slice(before).map((c) => c.params.video_id).sort(), ['n1', 'n2']);
+  });
+
+  test('a plain vote with a known token is answered in front of Koa exactly as Koa answers it; anything unusual goes through Koa', async () => {
+    mode = 'ok';
+    /** status, headers and body of the answer, without what differs between any two answers (date, a generated request id) */
+    const answerOf = async (res: Response) => {
+      const headers = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'keep-alive', 'connection'].includes(name)));
+      const text = await res.text();
+      return { status: res.status, headers, text };
+    };
+    const cases: { name: string; path: string; init?: RequestInit; plain: boolean }[] = [
+      { name: 'a vote', path: '/api/public/videos/d1/vote', init: { headers: { 'x-request-id': 'same-1' } }, plain: true },
+      { name: 'unreserved characters', path: '/api/public/videos/A.b_c~9-Z/vote', init: { headers: { 'x-request-id': 'same-2' } }, plain: true },
+      { name: 'a 404 outcome', path: '/api/public/videos/gone/vote', init: { headers: { 'x-request-id': 'same-3' } }, plain: true },
+      { name: 'a 400 outcome with field errors', path: '/api/public/videos/twice/vote', init: { headers: { 'x-request-id': 'same-4' } }, plain: true },
+      { name: 'Content-Length: 0', path: '/api/public/videos/d2/vote', init: { headers: { 'x-request-id': 'same-5', 'content-length': '0' } }, plain: true },
+      { name: 'a body', path: '/api/public/videos/d3/vote', init: { headers: { 'x-request-id': 'same-6' }, body: '{}' }, plain: false },
+      { name: 'a query string', path: '/api/public/videos/d4/vote?x=1', init: { headers: { 'x-request-id': 'same-7' } }, plain: false },
+      { name: 'a trailing slash', path: '/api/public/videos/d5/vote/', init: { headers: { 'x-request-id': 'same-8' } }, plain: false },
+      { name: 'an escaped parameter', path: '/api/public/videos/d%206/vote', init: { headers: { 'x-request-id': 'same-9' } }, plain: false },
+      { name: 'a lower-case scheme', path: '/api/public/videos/d7/vote', init: { headers: { 'x-request-id': 'same-10', authorization: 'bearer aaa.bbb.ccc' } }, plain: false },
+      { name: 'an unknown token', path: '/api/public/videos/d8/vote', init: { headers: { 'x-request-id': 'same-11', authorization: 'Bearer x.y.z' } }, plain: false },
+      { name: 'a parameter too long for a batch', path: `/api/public/videos/${'v'.repeat(201)}/vote`, init: { headers: { 'x-request-id': 'same-12' } }, plain: false },
+      { name: 'a request id that is not sane (a new one each time)', path: '/api/public/videos/d9/vote', init: { headers: { 'x-request-id': 'no spaces allowed' } }, plain: true },
+    ];
+    for (const c of cases) {
+      const send = (base: string) => fetch(`${base}${c.path}`, { method: 'POST', ...c.init, headers: { authorization: 'Bearer aaa.bbb.ccc', ...c.init?.headers } });
+      const before = directVerifies;
+      const viaKoa = await answerOf(await send(gw.url));
+      const viaDirect = await answerOf(await send(direct.url));
+      if (c.name.startsWith('a request id')) {
+        assert.match(viaDirect.headers['x-request-id'] ?? '', /^[\da-f-]{36}$/);
+        assert.notEqual(viaDirect.headers['x-request-id'], viaKoa.headers['x-request-id']);
+        delete viaDirect.headers['x-request-id'];
+        delete viaKoa.headers['x-request-id'];
+      }
+      assert.deepEqual(viaDirect, viaKoa, c.name);
+      // a plain call never reaches authenticate (the only caller of verify); an unusual one does
+      assert.equal(directVerifies - before, c.plain ? 0 : 1, c.name);
+    }
+  });
+
+  test('answered in front of Koa: a broken or absent voting is 503 (with Retry-After when down), the next batch is unaffected', async () => {
+    for (const broken of ['garbage', 'short', '500'] as const) {
+      mode = broken;
+      const answers = await Promise.all(['y1', 'y2', 'y3'].map((id) => voteOn(direct.url, id, { headers: { 'x-request-id': `broken-${id}` } })));
+      for (const [i, res] of answers.entries()) {
+        assert.equal(res.status, 503, broken);
+        const body = await json(res);
+        assert.deepEqual([body.code, body.request_id], ['SERVICE_UNAVAILABLE', `broken-y${i + 1}`]);
+        assert.match(body.message, /voting/);
+      }
+    }
+    mode = 'ok';
+    assert.equal((await voteOn(direct.url, 'y4')).status, 200);
+    const down = await startGateway(upstreamUrl, { votingUrl: 'http://127.0.0.1:9', verifier: rememberingVerifier });
+    try {
+      const before = directVerifies;
+      const res = await voteOn(down.url, 'v');
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+      assert.equal((await json(res)).code, 'SERVICE_UNAVAILABLE');
+      assert.equal(directVerifies, before);
+    } finally {
+      await down.close();
+    }
+  });
+
+  test('directCalls: false sends every vote through Koa', async () => {
+    mode = 'ok';
+    const viaKoa = await startGateway(upstreamUrl, { votingUrl: `http://127.0.0.1:${(voting.address() as AddressInfo).port}`, verifier: rememberingVerifier, directCalls: false });
+    try {
+      const before = directVerifies;
+      assert.equal((await voteOn(viaKoa.url, 'k1')).status, 200);
+      assert.equal(directVerifies, before + 1);
+    } finally {
+      await viaKoa.close();
+    }
   });
 
   test('batching: false forwards each vote on its own', async () => {

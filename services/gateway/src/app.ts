@@ -1,9 +1,10 @@
 import { apiRoutes, routerPath, type ServiceName } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
-import { Router, createHttpApp, runHealthChecks, type HealthCheck } from '@anb/platform';
+import { Router, createHttpApp, runHealthChecks, withDirectHandler, type HealthCheck } from '@anb/platform';
 import type Koa from 'koa';
 import { authenticate, type TokenVerifier } from './authenticate';
 import { batchedProxy } from './batchedProxy';
+import { directBatchedCalls, type DirectRoute } from './directCalls';
 import { registerDocs } from './docs';
 import { proxyTo, type ProxyOptions, type Upstream } from './proxy';
 import { MicroCache } from './microCache';
@@ -20,6 +21,8 @@ export interface GatewayDeps {
   publicCache?: boolean;
   /** false forwards every call on its own, also those of routes the service takes in batches */
   batching?: boolean;
+  /** false sends every call through Koa, also the plain calls of batched routes (`directBatchedCalls`) */
+  directCalls?: boolean;
 }
 
 /** Health of the gateway = every service it routes to answers its own /health. */
@@ -50,19 +53,22 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
 
   const limitAuth = rateLimit(deps.authRatePerMinute);
   const cache = new MicroCache();
+  const batched: DirectRoute[] = [];
   for (const route of apiRoutes) {
     if (route.service === 'gateway') continue;
     const upstream = deps.upstreams[route.service];
     if (!upstream) throw new Error(`no upstream configured for ${route.service}`);
+    const forwarding = route.batchPath && deps.batching !== false ? batchedProxy(upstream, route, deps.proxy) : undefined;
+    if (forwarding) batched.push({ route, forwarding });
     const middleware = [
       ...(route.service === 'auth' && route.method === 'POST' ? [limitAuth] : []),
       authenticate(route.auth, deps.verifier),
       ...(route.publicCacheMs && deps.publicCache !== false ? [cache.middleware(route.publicCacheMs)] : []),
-      route.batchPath && deps.batching !== false ? batchedProxy(upstream, route, deps.proxy) : proxyTo(upstream, route, deps.proxy),
+      forwarding ? forwarding.middleware : proxyTo(upstream, route, deps.proxy),
     ];
     router.register(routerPath(route.path), [route.method], middleware);
   }
-  return createHttpApp({
+  const app = createHttpApp({
     service: 'gateway',
     version: deps.version,
     logger: deps.logger,
@@ -71,4 +77,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     // fresh public pages are answered before routing; misses go on to their route, which fills the cache
     ...(deps.publicCache !== false ? { beforeRouting: [cache.early()] } : {}),
   });
+  // the plain calls of batched routes skip Koa (each answered as the route would)
+  const direct = deps.directCalls !== false ? directBatchedCalls({ routes: batched, verifier: deps.verifier, logger: deps.logger }) : undefined;
+  return direct ? withDirectHandler(app, direct) : app;
 }

@@ -6,6 +6,8 @@ import { AppError, accessTokenAlgorithm, isUuid, type AccessTokenAlgorithm, type
 export interface TokenVerifier {
   /** the user id of a valid token; throws AppError 401 (or 503 when the keys cannot be fetched) */
   verify(token: string): Promise<string>;
+  /** the user id of a token this verifier has already verified and that is still valid, at once; else undefined */
+  verified?(token: string): string | undefined;
 }
 
 /**
@@ -64,6 +66,7 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
     return known;
   };
   return {
+    verified: (token) => verified.get(token),
     async verify(token) {
       const known = verified.get(token);
       if (known) return known;

@@ -25,7 +25,14 @@ const lanes = 2;
  * as with a single forwarded call that timed out). Each call carries its request id, its verified
  * user, its path parameters and its trace context; the service runs each as the route would.
  */
-export function batchedProxy(upstream: Upstream, route: RouteSpec, options: ProxyOptions) {
+export interface BatchedForwarding {
+  /** sends a call in the next batch; its outcome (an upstream failure rejects, as the service's 503/504) */
+  forward(call: BatchedCall): Promise<BatchedOutcome>;
+  /** the route's last middleware (after `authenticate`) */
+  middleware(ctx: Context): Promise<void>;
+}
+
+export function batchedProxy(upstream: Upstream, route: RouteSpec, options: ProxyOptions): BatchedForwarding {
   if (!route.batchPath) throw new Error(`${route.operationId} has no batchPath`);
   if (route.auth !== 'required') throw new Error(`${route.operationId}: only routes that require a user are forwarded in batches`);
   const target = new URL(route.batchPath, upstream.baseUrl);
@@ -59,7 +66,7 @@ export function batchedProxy(upstream: Upstream, route: RouteSpec, options: Prox
   const batches = new NaturalBatches(send, { maxBatch: maxBatchedCalls, gatherOneTurn: true, concurrency: lanes });
   const alone = proxyTo(upstream, route, options);
 
-  return async (ctx: Context) => {
+  const middleware = async (ctx: Context) => {
     const trace: Record<string, string> = {};
     propagation.inject(context.active(), trace);
     const call: BatchedCall = {
@@ -71,20 +78,29 @@ export function batchedProxy(upstream: Upstream, route: RouteSpec, options: Prox
     };
     // an unusual call (a path parameter or trace state longer than a batch takes) goes on its own: the
     // service answers it as it answers any request, and it cannot spoil a batch for the others
-    const params = Object.values(call.params);
-    if (params.some((value) => value.length > maxBatchedParamLength) || (call.tracestate?.length ?? 0) > maxBatchedTraceStateLength) return alone(ctx);
+    if (!fitsBatch(call)) return alone(ctx);
     // the same limits as a forwarded call; the route takes no body, so one that is sent is read and dropped
     const declared = Number(ctx.get('content-length') || NaN);
     if (limit !== undefined && declared > limit) throw tooLarge();
     if (declared > 0 || ctx.get('transfer-encoding')) await readWhole(ctx.req, limit, tooLarge);
     const outcome = await batches.add(call);
-    if ('error' in outcome) {
-      const { code, message, errors } = outcome.error;
-      throw new AppError(code as ErrorCode, { status: outcome.status, message, ...(errors ? { errors } : {}) });
-    }
+    if ('error' in outcome) throw outcomeError(outcome);
     ctx.status = outcome.status;
     ctx.body = outcome.body;
   };
+  return { forward: (call) => batches.add(call), middleware };
+}
+
+/** false for an unusual call (a path parameter or trace state longer than a batch takes), which goes on its own */
+export function fitsBatch(call: BatchedCall): boolean {
+  for (const value of Object.values(call.params)) if (value.length > maxBatchedParamLength) return false;
+  return (call.tracestate?.length ?? 0) <= maxBatchedTraceStateLength;
+}
+
+/** An error outcome as the error the client is answered with (the uniform body, written by the gateway). */
+export function outcomeError(outcome: Extract<BatchedOutcome, { error: unknown }>): AppError {
+  const { code, message, errors } = outcome.error;
+  return new AppError(code as ErrorCode, { status: outcome.status, message, ...(errors ? { errors } : {}) });
 }
 
 /** the service's answer, when it is one outcome per call; else undefined */

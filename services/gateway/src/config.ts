@@ -20,6 +20,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   PUBLIC_CACHE: env.bool(true),
   /** forward the calls of routes a service takes in batches (votes) together, as they arrive */
   BATCH_FORWARDING: env.bool(true),
+  /** answer the plain calls of batched routes (a vote with a known token) in front of Koa */
+  DIRECT_CALLS: env.bool(true),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -27,6 +27,7 @@ await runMain(service, async () => {
     authRatePerMinute: config.RATE_LIMIT_AUTH_PER_MINUTE,
     publicCache: config.PUBLIC_CACHE,
     batching: config.BATCH_FORWARDING,
+    directCalls: config.DIRECT_CALLS,
   });
   const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
   lifecycle.onStop('http', () => server.close());

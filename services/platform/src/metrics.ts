@@ -6,24 +6,28 @@ const meter = () => metrics.getMeter('@anb/platform');
 
 /** Rate, latency and errors per route: one histogram, its count is the rate, its status attribute the errors. */
 export function httpMetrics(): Koa.Middleware {
-  const duration = meter().createHistogram('http.server.request.duration', {
-    unit: 's',
-    description: 'Duration of HTTP requests by route and status',
-    advice: { explicitBucketBoundaries: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
-  });
+  const record = requestDurations();
   return async (ctx, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
       const route = (ctx as { _matchedRoute?: string })._matchedRoute;
-      const attributes: Attributes = {
-        'http.request.method': ctx.method,
-        'http.route': typeof route === 'string' ? route : 'unmatched',
-        'http.response.status_code': ctx.status,
-      };
-      duration.record((performance.now() - started) / 1000, attributes);
+      record(ctx.method, typeof route === 'string' ? route : 'unmatched', ctx.status, (performance.now() - started) / 1000);
     }
+  };
+}
+
+/** Records one request in `http.server.request.duration` (also for requests served before the middleware). */
+export function requestDurations(): (method: string, route: string, status: number, seconds: number) => void {
+  const duration = meter().createHistogram('http.server.request.duration', {
+    unit: 's',
+    description: 'Duration of HTTP requests by route and status',
+    advice: { explicitBucketBoundaries: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
+  });
+  return (method, route, status, seconds) => {
+    const attributes: Attributes = { 'http.request.method': method, 'http.route': route, 'http.response.status_code': status };
+    duration.record(seconds, attributes);
   };
 }
 

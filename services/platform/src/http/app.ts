@@ -34,12 +34,16 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
  */
 export function requestId(): Koa.Middleware {
   return (ctx, next) => {
-    const given = ctx.get('x-request-id');
-    const id = requestIdPattern.test(given) ? given : randomUUID();
+    const id = requestIdOf(ctx.get('x-request-id'));
     ctx.state.requestId = id;
     ctx.set('x-request-id', id);
     return next();
   };
+}
+
+/** The caller's `x-request-id` when sane (1–128 of letters, digits and `_.:-`), else a new one. */
+export function requestIdOf(given: string | string[] | undefined): string {
+  return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
 }
 
 /**
@@ -106,22 +110,30 @@ function discardRest(req: Koa.Context['req'], declared: number): Promise<boolean
 export function traceHeaders(): Koa.Middleware {
   // (set before the request is handled: nothing to wait for, so no async layer of its own)
   return (ctx, next) => {
-    const sc = activeSpanContext();
-    if (sc) {
-      ctx.set('traceparent', activeTraceparent()!);
-      ctx.set('x-trace-id', sc.traceId);
-      ctx.set('x-amzn-trace-id', `Root=${toXrayTraceId(sc.traceId)}`);
-    }
+    const headers = traceHeaderValues();
+    if (headers) ctx.set(headers);
     return next();
   };
 }
 
+/** The trace headers of the request being served (its span is the active one), if it is traced. */
+export function traceHeaderValues(): Record<string, string> | undefined {
+  const sc = activeSpanContext();
+  if (!sc) return undefined;
+  return { traceparent: activeTraceparent()!, 'x-trace-id': sc.traceId, 'x-amzn-trace-id': `Root=${toXrayTraceId(sc.traceId)}` };
+}
+
 export function errorBody(ctx: Context, code: ErrorCode, message?: string, errors?: ErrorBody['errors']): ErrorBody {
+  return errorBodyOf(String(ctx.state.requestId ?? ''), code, message, errors);
+}
+
+/** The uniform error body of request `requestId`. */
+export function errorBodyOf(requestId: string, code: ErrorCode, message?: string, errors?: ErrorBody['errors']): ErrorBody {
   return {
     message: message ?? errorCatalogue[code].message,
     code,
     ...(errors && errors.length > 0 ? { errors } : {}),
-    request_id: String(ctx.state.requestId ?? ''),
+    request_id: requestId,
   };
 }
 
@@ -192,13 +204,19 @@ export function errorHandler(logger: Logger): Koa.Middleware {
         ctx.body = errorBody(ctx, 'METHOD_NOT_ALLOWED');
       }
     } catch (error) {
-      const answer = errorAnswer(error);
-      logFailure(logger, error, answer, ctx.state.requestId, { method: ctx.method, path: ctx.path });
-      ctx.status = answer.status;
-      if (answer.headers) ctx.set(answer.headers);
-      ctx.body = errorBody(ctx, answer.code, answer.message, answer.errors);
+      const failure = failureResponse(logger, error, String(ctx.state.requestId ?? ''), { method: ctx.method, path: ctx.path });
+      ctx.status = failure.status;
+      if (failure.headers) ctx.set(failure.headers);
+      ctx.body = failure.body;
     }
   };
+}
+
+/** What a request that failed with `error` answers (the uniform body, `errorAnswer`), logged as `logFailure` logs it. */
+export function failureResponse(logger: Logger, error: unknown, requestId: string, where: Record<string, unknown>): { status: number; headers?: Record<string, string>; body: ErrorBody } {
+  const answer = errorAnswer(error);
+  logFailure(logger, error, answer, requestId, where);
+  return { status: answer.status, ...(answer.headers ? { headers: answer.headers } : {}), body: errorBodyOf(requestId, answer.code, answer.message, answer.errors) };
 }
 
 /** One line per request with method, route, status and duration (health probes only at debug). */
@@ -208,13 +226,17 @@ export function accessLog(logger: Logger): Koa.Middleware {
     try {
       await next();
     } finally {
-      const ms = Math.round((performance.now() - started) * 10) / 10;
-      const line = { request_id: ctx.state.requestId as string | undefined, method: ctx.method, path: ctx.path, status: ctx.status, ms };
-      if (ctx.path === '/health' || ctx.path.endsWith('/health')) logger.debug(line, 'request');
-      else if (ctx.status >= 500) logger.error(line, 'request');
-      else logger.info(line, 'request');
+      logRequest(logger, { request_id: ctx.state.requestId as string | undefined, method: ctx.method, path: ctx.path, status: ctx.status, ms: performance.now() - started });
     }
   };
+}
+
+/** The access log line of a request (health probes only at debug, 5xx as errors). */
+export function logRequest(logger: Logger, request: { request_id: string | undefined; method: string; path: string; status: number; ms: number }): void {
+  const line = { ...request, ms: Math.round(request.ms * 10) / 10 };
+  if (line.path === '/health' || line.path.endsWith('/health')) logger.debug(line, 'request');
+  else if (line.status >= 500) logger.error(line, 'request');
+  else logger.info(line, 'request');
 }
 
 /**
