@@ -21,7 +21,7 @@ export interface GatewayDeps {
   publicCache?: boolean;
   /** false forwards every call on its own, also those of routes the service takes in batches */
   batching?: boolean;
-  /** false sends every call through Koa, also the plain calls of batched routes (`directBatchedCalls`) */
+  /** false sends every request through Koa, also plain votes (`directBatchedCalls`) and micro-cache hits (`MicroCache.direct`) */
   directCalls?: boolean;
 }
 
@@ -77,7 +77,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     // fresh public pages are answered before routing; misses go on to their route, which fills the cache
     ...(deps.publicCache !== false ? { beforeRouting: [cache.early()] } : {}),
   });
-  // the plain calls of batched routes skip Koa (each answered as the route would)
-  const direct = deps.directCalls !== false ? directBatchedCalls({ routes: batched, verifier: deps.verifier, logger: deps.logger }) : undefined;
-  return direct ? withDirectHandler(app, direct) : app;
+  // plain votes and public pages memory can serve skip Koa (each answered as Koa would answer it)
+  if (deps.directCalls === false) return app;
+  const direct = [
+    directBatchedCalls({ routes: batched, verifier: deps.verifier, logger: deps.logger }),
+    ...(deps.publicCache !== false ? [cache.direct(deps.logger)] : []),
+  ].filter((handler) => handler !== undefined);
+  return direct.length === 0 ? app : withDirectHandler(app, (req, res) => direct.some((handler) => handler(req, res)));
 }

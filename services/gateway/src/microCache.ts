@@ -1,4 +1,5 @@
-import type { Context, Next } from '@anb/platform';
+import { setActiveHttpRoute, type Logger } from '@anb/observability';
+import { logRequest, requestDurations, requestIdOf, traceHeaderValues, type Context, type DirectHandler, type Next } from '@anb/platform';
 
 interface Entry {
   status: number;
@@ -45,6 +46,44 @@ export class MicroCache {
       ctx.set('x-cache', served.cache);
       this.answer(ctx, served.entry);
       return undefined;
+    };
+  }
+
+  /**
+   * What `early()` answers, answered in front of Koa (a `DirectHandler`, so a hit costs no Koa context
+   * and no platform layers either): an anonymous GET without a body that memory can serve, with the
+   * same status, headers and body (app.test.ts compares both ways), its request id, trace headers and
+   * route, access log line and duration metric. Anything else is left to Koa.
+   */
+  direct(logger: Logger): DirectHandler {
+    const recordDuration = requestDurations();
+    return (req, res) => {
+      const headers = req.headers;
+      if (req.method !== 'GET' || headers.authorization) return false;
+      if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) return false;
+      const url = req.url ?? '';
+      const served = this.servable(url);
+      if (!served) return false;
+      const started = performance.now();
+      const { entry } = served;
+      const requestId = requestIdOf(headers['x-request-id']);
+      if (entry.route) setActiveHttpRoute(entry.route);
+      const common = { 'x-request-id': requestId, ...traceHeaderValues(), 'x-cache': served.cache };
+      const etag = entry.headers.etag;
+      let status: number;
+      if (etag && headers['if-none-match'] === etag) {
+        status = 304;
+        res.writeHead(304, { ...common, etag });
+        res.end();
+      } else {
+        status = entry.status;
+        res.writeHead(status, { ...common, ...entry.headers, 'content-length': entry.body.length });
+        res.end(entry.body);
+      }
+      const path = url.split('?', 1)[0]!;
+      logRequest(logger, { request_id: requestId, method: 'GET', path, status, ms: performance.now() - started });
+      recordDuration('GET', entry.route ?? 'unmatched', status, (performance.now() - started) / 1000);
+      return true;
     };
   }
 
