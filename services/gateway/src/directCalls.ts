@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, propagation } from '@opentelemetry/api';
 import { routerPath, type BatchedCall, type RouteSpec } from '@anb/contracts';
-import { setActiveHttpRoute, type Logger } from '@anb/observability';
-import { failureResponse, logRequest, requestDurations, requestIdOf, traceHeaderValues, type DirectHandler } from '@anb/platform';
+import type { Logger } from '@anb/observability';
+import { declaresBody, directRequests, failureResponse, type DirectHandler } from '@anb/platform';
 import type { TokenVerifier } from './authenticate';
 import { fitsBatch, outcomeError, type BatchedForwarding } from './batchedProxy';
 
@@ -24,14 +24,14 @@ export interface DirectRoute {
  * verified here as `authenticate` would. Anything else — a body, an odd path or header, a trace state
  * too long for a batch — goes to Koa untouched, where the route does everything itself; the answers
  * are the same either way (app.test.ts compares them case by case).
- * What the platform's layers do is done here with their own pieces: the request id (`requestIdOf`),
- * the trace headers and the route on the server span, the uniform error body and its logging
- * (`failureResponse`), the access log line and the request duration metric.
+ * What the platform's layers do is done here with their own pieces: `directRequests` (request id,
+ * trace headers, the route on the server span, access log line, duration metric) and
+ * `failureResponse` (the uniform error body and its logging).
  */
 export function directBatchedCalls(options: { routes: readonly DirectRoute[]; verifier: TokenVerifier; logger: Logger }): DirectHandler | undefined {
   if (options.routes.length === 0) return undefined;
   const { logger, verifier } = options;
-  const recordDuration = requestDurations();
+  const start = directRequests(logger);
   const routes = options.routes.map(({ route, forwarding }) => ({ method: route.method, name: routerPath(route.path), ...pathPattern(route.path), forwarding }));
 
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -45,44 +45,34 @@ export function directBatchedCalls(options: { routes: readonly DirectRoute[]; ve
       }
     }
     if (!route || !match) return false;
-    const headers = req.headers;
-    if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) return false;
+    if (declaresBody(req.headers)) return false;
     const params: Record<string, string> = {};
     route.params.forEach((name, i) => (params[name] = match[i + 1]!));
-    const trace: Record<string, string> = {};
-    propagation.inject(context.active(), trace);
-    const requestId = requestIdOf(headers['x-request-id']);
-    const call = (userId: string): BatchedCall => ({
-      request_id: requestId,
-      user_id: userId,
-      params,
-      ...(trace.traceparent ? { traceparent: trace.traceparent } : {}),
-      ...(trace.tracestate ? { tracestate: trace.tracestate } : {}),
-    });
-    if (!fitsBatch(call(''))) return false;
-    const token = plainBearerToken(headers.authorization);
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
+    const trace = {
+      ...(carrier.traceparent ? { traceparent: carrier.traceparent } : {}),
+      ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
+    };
+    if (!fitsBatch({ request_id: '', user_id: '', params, ...trace })) return false;
+    const token = plainBearerToken(req.headers.authorization);
     if (!token) return false;
 
-    const started = performance.now();
-    setActiveHttpRoute(route.name);
-    // (read now: the request's span is the active one only until the handler returns)
-    const traceHeaders = traceHeaderValues();
-    const method = req.method!;
+    const request = start(req, route.name);
+    const call = (userId: string): BatchedCall => ({ request_id: request.requestId, user_id: userId, params, ...trace });
     const answer = (status: number, body: unknown, extra?: Record<string, string>) => {
       const json = body === undefined ? '' : JSON.stringify(body);
       res.writeHead(status, {
-        'x-request-id': requestId,
-        ...traceHeaders,
+        ...request.headers,
         ...extra,
         ...(json ? { 'content-type': 'application/json; charset=utf-8' } : {}),
         'content-length': Buffer.byteLength(json),
       });
       res.end(json);
-      logRequest(logger, { request_id: requestId, method, path: url, status, ms: performance.now() - started });
-      recordDuration(method, route.name, status, (performance.now() - started) / 1000);
+      request.answered(status);
     };
     const fail = (error: unknown) => {
-      const failure = failureResponse(logger, error, requestId, { method, path: url });
+      const failure = failureResponse(logger, error, request.requestId, { method: req.method, path: url });
       answer(failure.status, failure.body, failure.headers);
     };
     // a token verified before is known at once; a new one is verified as authenticate would (401, or 503
@@ -92,7 +82,7 @@ export function directBatchedCalls(options: { routes: readonly DirectRoute[]; ve
       .then((outcome) => ('error' in outcome ? fail(outcomeError(outcome)) : answer(outcome.status, outcome.body)), fail)
       .catch((error: unknown) => {
         // (the answer could not be written: nothing is left to tell the client)
-        logger.error({ request_id: requestId, err: error, method, path: url }, 'direct call: the answer could not be written');
+        logger.error({ request_id: request.requestId, err: error, method: req.method, path: url }, 'direct call: the answer could not be written');
         res.destroy();
       });
     return true;

@@ -1,5 +1,5 @@
-import { setActiveHttpRoute, type Logger } from '@anb/observability';
-import { logRequest, requestDurations, requestIdOf, traceHeaderValues, type Context, type DirectHandler, type Next } from '@anb/platform';
+import type { Logger } from '@anb/observability';
+import { declaresBody, directRequests, type Context, type DirectHandler, type Next } from '@anb/platform';
 
 interface Entry {
   status: number;
@@ -56,19 +56,15 @@ export class MicroCache {
    * route, access log line and duration metric. Anything else is left to Koa.
    */
   direct(logger: Logger): DirectHandler {
-    const recordDuration = requestDurations();
+    const start = directRequests(logger);
     return (req, res) => {
       const headers = req.headers;
-      if (req.method !== 'GET' || headers.authorization) return false;
-      if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) return false;
-      const url = req.url ?? '';
-      const served = this.servable(url);
+      if (req.method !== 'GET' || headers.authorization || declaresBody(headers)) return false;
+      const served = this.servable(req.url ?? '');
       if (!served) return false;
-      const started = performance.now();
       const { entry } = served;
-      const requestId = requestIdOf(headers['x-request-id']);
-      if (entry.route) setActiveHttpRoute(entry.route);
-      const common = { 'x-request-id': requestId, ...traceHeaderValues(), 'x-cache': served.cache };
+      const request = start(req, entry.route);
+      const common = { ...request.headers, 'x-cache': served.cache };
       const etag = entry.headers.etag;
       let status: number;
       if (etag && headers['if-none-match'] === etag) {
@@ -80,9 +76,7 @@ export class MicroCache {
         res.writeHead(status, { ...common, ...entry.headers, 'content-length': entry.body.length });
         res.end(entry.body);
       }
-      const path = url.split('?', 1)[0]!;
-      logRequest(logger, { request_id: requestId, method: 'GET', path, status, ms: performance.now() - started });
-      recordDuration('GET', entry.route ?? 'unmatched', status, (performance.now() - started) / 1000);
+      request.answered(status);
       return true;
     };
   }

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import { ZodError } from 'zod';
 import { errorCatalogue, type ErrorBody, type ErrorCode } from '@anb/contracts';
-import { activeSpanContext, activeTraceparent, toXrayTraceId, type Logger } from '@anb/observability';
+import { activeSpanContext, activeTraceparent, setActiveHttpRoute, toXrayTraceId, type Logger } from '@anb/observability';
 import { AppError, fieldErrors } from '../errors';
 import type { EventMetadata } from '../eventstore/types';
-import { httpMetrics } from '../metrics';
+import { httpMetrics, requestDurations } from '../metrics';
 import { runHealthChecks, type HealthCheck } from './health';
 import { optionalUser } from './identity';
 
@@ -73,13 +74,17 @@ const maxDiscardedBytes = 128 * 1024 * 1024;
 export function discardUnreadBody(): Koa.Middleware {
   return (ctx, next) => {
     const req = ctx.req;
-    const declared = Number(req.headers['content-length'] ?? 0);
     // most requests carry no body: nothing to wrap
-    if (!(declared > 0 || req.headers['transfer-encoding'] !== undefined)) return next();
+    if (!declaresBody(req.headers)) return next();
     return next().finally(async () => {
-      if (!req.complete && !(await discardRest(req, declared))) ctx.set('Connection', 'close');
+      if (!req.complete && !(await discardRest(req, Number(req.headers['content-length'] ?? 0)))) ctx.set('Connection', 'close');
     });
   };
+}
+
+/** Whether a request says it sends a body: a length over 0, or a transfer encoding (chunks). */
+export function declaresBody(headers: IncomingHttpHeaders): boolean {
+  return Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
 }
 
 /** Reads what is left of a request body and drops it; false when it is too much or the client left. */
@@ -237,6 +242,41 @@ export function logRequest(logger: Logger, request: { request_id: string | undef
   if (line.path === '/health' || line.path.endsWith('/health')) logger.debug(line, 'request');
   else if (line.status >= 500) logger.error(line, 'request');
   else logger.info(line, 'request');
+}
+
+/** A request answered in front of the app's layers (a `DirectHandler`), with what those layers would have given it. */
+export interface DirectRequest {
+  readonly requestId: string;
+  /** what every answer carries: the request id and the trace headers */
+  readonly headers: Readonly<Record<string, string>>;
+  /** the access log line and the duration metric, once the answer is written */
+  answered(status: number): void;
+}
+
+/**
+ * What the platform's layers do for a request a `DirectHandler` answers in front of them — its
+ * request id (`requestIdOf`), its route on the server span, the request id and trace headers on the
+ * answer, the access log line (`logRequest`) and the duration metric — in one place, for every such
+ * handler. Start it once the handler takes the request, while the request's span is the active one.
+ */
+export function directRequests(logger: Logger): (req: IncomingMessage, route: string | undefined) => DirectRequest {
+  const recordDuration = requestDurations();
+  return (req, route) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    if (route) setActiveHttpRoute(route);
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '').split('?', 1)[0]!;
+    return {
+      requestId,
+      headers: { 'x-request-id': requestId, ...traceHeaderValues() },
+      answered(status) {
+        const ms = performance.now() - started;
+        logRequest(logger, { request_id: requestId, method, path, status, ms });
+        recordDuration(method, route ?? 'unmatched', status, ms / 1000);
+      },
+    };
+  };
 }
 
 /**
