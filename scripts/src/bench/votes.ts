@@ -35,7 +35,7 @@ import { waitFor } from '@anb/platform/local';
 import { repoRoot, startStack } from '../stack/stack';
 import { coresBusy, cpuMeter, cpuPerRequest, perRequest, type CpuUse } from './cpu';
 import { runLoad, type LoadResult } from './load';
-import { authKeyPem, mintAccessTokens, publishVideos, shuffle, signupOwner, startHello, stopOnSignals, voteBenchStack, voteRequest } from './support';
+import { authKeyPem, mintAccessTokens, publishVideos, shuffledPairs, signupOwner, startHello, stopOnSignals, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -144,13 +144,15 @@ const profiled = (process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean) as
 const profileDir = join(repoRoot, '.data', 'profiles');
 // BENCH_PG_STATS=1: the statements PostgreSQL spent its time on during the gateway votes (pg_stat_statements)
 const pgStats = process.env.BENCH_PG_STATS === '1';
+// BENCH_PG_FLAGS='-c log_min_duration_statement=20 …': more PostgreSQL settings (to look at a stall, say)
+const pgFlags = (process.env.BENCH_PG_FLAGS ?? '').split(/\s+/).filter(Boolean);
 // BENCH_TELEMETRY=1: the services with OpenTelemetry, as npm start runs them
 const benchStack = voteBenchStack(pem, telemetry);
 const stack = await startStack({
   ...benchStack,
   // BENCH_MOTO_IDLE=1: moto (AWS's stand-in) only on CPU the platform leaves idle
   ...(process.env.BENCH_MOTO_IDLE === '1' ? { motoIdlePriority: true } : {}),
-  postgresFlags: [...benchStack.postgresFlags, ...(pgStats ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] : [])],
+  postgresFlags: [...benchStack.postgresFlags, ...(pgStats ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] : []), ...pgFlags],
   nodeArgs: Object.fromEntries(
     (['auth', 'voting', 'gateway'] as const).map((service) => [
       service,
@@ -240,7 +242,7 @@ try {
   await relayCaughtUp(120_000, 'the relay publishes the warm-up votes');
   await rankingShows((warm.statuses[200] ?? 0) + (hot.statuses[200] ?? 0), 'the ranking shows the warm-up votes');
   log(`4/5 votes for ${seconds} s (${fmt(voterCount * videoCount)} voter–video pairs in a random order), after ${fmt(hot.requests)} warm-up votes…`);
-  const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
+  const pairs = shuffledPairs(tokens.length, videos.length);
   if (pgStats) {
     await db.raw('create extension if not exists pg_stat_statements');
     await db.raw('select pg_stat_statements_reset()');
@@ -253,8 +255,8 @@ try {
     connections,
     durationMs: duration,
     next: (i) => {
-      const pair = pairs[i];
-      return pair ? voteRequest(pair.video, pair.token) : undefined;
+      const pair = pairs.at(i);
+      return pair ? voteRequest(videos[pair.video]!, tokens[pair.voter]!) : undefined;
     },
   });
   const lastVoteAt = performance.now();
@@ -286,15 +288,16 @@ try {
   const relaySeconds = (performance.now() - relayT0) / 1000;
   const relayRate = (relayAfter.relayed - relayAt.relayed) / relaySeconds;
   // the same votes straight to voting (what the gateway hop costs): new voters, ids passed as the gateway would
-  const directPairs = shuffle(Array.from({ length: voterCount }, () => randomUUID()).flatMap((voter) => videos.map((video) => ({ voter, video }))));
+  const directVoters = Array.from({ length: voterCount }, () => randomUUID());
+  const directPairs = shuffledPairs(directVoters.length, videos.length);
   const directMeter = cpuMeter();
   const votesDirect = await runLoad({
     baseUrl: stack.urls.voting,
     connections,
     durationMs: duration,
     next: (i) => {
-      const pair = directPairs[i];
-      return pair ? { path: `/api/public/videos/${pair.video}/vote`, method: 'POST', headers: { 'x-anb-user-id': pair.voter } } : undefined;
+      const pair = directPairs.at(i);
+      return pair ? { path: `/api/public/videos/${videos[pair.video]}/vote`, method: 'POST', headers: { 'x-anb-user-id': directVoters[pair.voter]! } } : undefined;
     },
   });
   const directCpu = directMeter.stop();

@@ -23,7 +23,7 @@ import { waitFor } from '@anb/platform/local';
 import { startStack, type StackService } from '../stack/stack';
 import { cpuMeter, cpuPerRequest, type CpuRole } from './cpu';
 import { runLoad } from './load';
-import { authKeyPem, mintAccessTokens, publishVideos, shuffle, signupOwner, stopOnSignals, voteBenchStack, voteRequest } from './support';
+import { authKeyPem, mintAccessTokens, publishVideos, shuffledPairs, signupOwner, stopOnSignals, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -106,8 +106,15 @@ async function main() {
       );
     const vote = async (voters: number) => {
       const tokens = await mintAccessTokens(signingKey, voters);
-      const pairs = shuffle(tokens.flatMap((token) => videos.map((video) => ({ token, video }))));
-      return runLoad({ baseUrl: gateway, connections, next: (i) => (pairs[i] ? voteRequest(pairs[i]!.video, pairs[i]!.token) : undefined) });
+      const pairs = shuffledPairs(tokens.length, videos.length);
+      return runLoad({
+        baseUrl: gateway,
+        connections,
+        next: (i) => {
+          const pair = pairs.at(i);
+          return pair ? voteRequest(videos[pair.video]!, tokens[pair.voter]!) : undefined;
+        },
+      });
     };
 
     let running: 'A' | 'B' | undefined;
