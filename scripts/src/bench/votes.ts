@@ -12,7 +12,9 @@
  *     p50/p95/p99, errors — and the time until the ranking shows every vote after the last one; the
  *     outbox relay's pace publishing them to SNS (moto, locally the slowest part). As long as the others
  *     because a shorter run is mostly its start: all 50 connections begin at once, and in 8,000 votes
- *     (about 4 s) that first burst made up most of the slowest 1 %;
+ *     (about 4 s) that first burst made up most of the slowest 1 %. Before them (and before their
+ *     warm-up) PostgreSQL's write-ahead log is made as on a server that has been running: segments
+ *     ready for reuse (reuseWalSegments), so that no vote waits for a new segment to be created;
  *  5. replay of voting's ranking and public-videos over the votes just cast (dry run), events/s.
  *
  * Voters' tokens are minted with auth's signing key (handed to auth for the run), exactly as auth would
@@ -35,7 +37,7 @@ import { waitFor } from '@anb/platform/local';
 import { repoRoot, startStack } from '../stack/stack';
 import { coresBusy, cpuMeter, cpuPerRequest, perRequest, type CpuUse } from './cpu';
 import { runLoad, type LoadResult } from './load';
-import { authKeyPem, mintAccessTokens, publishVideos, shuffledPairs, signupOwner, startHello, stopOnSignals, voteBenchStack, voteRequest } from './support';
+import { authKeyPem, mintAccessTokens, publishVideos, reuseWalSegments, shuffledPairs, signupOwner, startHello, stopOnSignals, voteBenchStack, voteRequest } from './support';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -146,6 +148,8 @@ const profileDir = join(repoRoot, '.data', 'profiles');
 const pgStats = process.env.BENCH_PG_STATS === '1';
 // BENCH_PG_FLAGS='-c log_min_duration_statement=20 …': more PostgreSQL settings (to look at a stall, say)
 const pgFlags = (process.env.BENCH_PG_FLAGS ?? '').split(/\s+/).filter(Boolean);
+/** WAL segments made ready for reuse before the votes: enough for the gateway and the direct votes (~1.5 KB of WAL per vote) */
+const walSegmentsReused = 8;
 // BENCH_TELEMETRY=1: the services with OpenTelemetry, as npm start runs them
 const benchStack = voteBenchStack(pem, telemetry);
 const stack = await startStack({
@@ -230,6 +234,11 @@ try {
   });
   const signedInCpu = signedInMeter.stop();
 
+  // the write-ahead log as on a server that has been running (see reuseWalSegments): enough segments
+  // for the measured votes and the direct ones. Before the warm-up: the checkpoint makes the next write
+  // of each page log the whole page, and the warm-up's votes take that burst, so that the measured votes
+  // do not all start right after a checkpoint
+  const walReused = await reuseWalSegments(db, walSegmentsReused);
   // warm every process on the vote path (JIT, pools) with votes of other voters before measuring: not counted
   const hotTokens = await mintAccessTokens(signingKey, 80);
   const hot = await runLoad({
@@ -247,6 +256,7 @@ try {
     await db.raw('create extension if not exists pg_stat_statements');
     await db.raw('select pg_stat_statements_reset()');
   }
+  const walAtStart = ((await db.raw('select pg_current_wal_lsn()::text as lsn')) as { rows: { lsn: string }[] }).rows[0]!.lsn;
   const votesMeter = cpuMeter();
   const votesFrom = process.hrtime.bigint() / 1000n; // µs on the clock CPU profiles use
   const votesStartedAt = Date.now();
@@ -264,6 +274,7 @@ try {
   // shape, and when the votes started (epoch ms, to line them up with other logs)
   if (process.env.BENCH_TIMELINE) writeFileSync(process.env.BENCH_TIMELINE, JSON.stringify({ startedAt: votesStartedAt, sentMs: [...votes.timeline.sentMs], ms: [...votes.timeline.ms] }));
   const votesCpu = votesMeter.stop();
+  const walBytes = Number(((await db.raw('select pg_wal_lsn_diff(pg_current_wal_lsn(), ?::pg_lsn)::bigint as n', [walAtStart])) as { rows: { n: string }[] }).rows[0]!.n);
   if (profiled.length > 0) log(`   the gateway votes in the CPU profiles: ${votesFrom}–${process.hrtime.bigint() / 1000n} µs`);
   const statements = pgStats
     ? ((await db.raw(
@@ -329,6 +340,7 @@ ${row(`POST /api/public/videos/{id}/vote (gateway)`, votes, koa)}
    sent when, the votes at or over p99 (${fmt(votes.p99, 1)} ms): ${tailTimeline(votes)}
    CPU per vote: ${perRequest(votesCpu, votes.requests)}
    ${cpuRatio(votesCpu, votes.requests, [koaFirst, koaLast])}
+   PostgreSQL wrote ${fmt(walBytes / Math.max(1, votes.requests))} bytes of WAL per vote (${fmt(walBytes / 2 ** 20, 1)} MB in all); ${walReused ? `${walSegmentsReused} WAL segments (${walSegmentsReused * 16} MB) were ready for reuse, as on a server that has been running` : 'no WAL segments were ready for reuse (not a superuser?): commits that cross into a new segment wait for it to be created'}
    ${relaySeconds >= 0.2 ? `CPU with no requests, while the relay publishes the backlog: ${coresBusy(relayCpu, relaySeconds)}` : 'the backlog was too short to measure the CPU the relay spends on it alone'}
 ${row('GET /api/public/rankings (gateway)', rankings, koa)}
 ${row('GET /api/public/rankings?city=… (gateway)', rankingsCity, koa)}
