@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { isMainThread, threadId } from 'node:worker_threads';
 import { SpanKind, type Attributes, type Context, type Link } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AWSXRayIdGenerator } from '@opentelemetry/id-generator-aws-xray';
@@ -59,8 +58,6 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     'service.namespace': 'anb-rising-stars',
     ...(options.serviceVersion ? { 'service.version': options.serviceVersion } : {}),
     ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
-    // a worker thread (the outbox relay's) exports its own spans and metrics: its series are told apart by this
-    ...(isMainThread ? {} : { 'anb.thread.id': threadId }),
   });
   const local = options.otlpEndpoint ? undefined : (options.localDir ?? join(process.cwd(), '.traces'));
   const spanExporter = local ? new JsonlSpanExporter(join(local, 'spans.jsonl')) : new OTLPTraceExporter({ url: `${options.otlpEndpoint}/v1/traces` });

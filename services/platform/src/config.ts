@@ -92,11 +92,6 @@ export const relayConfigSchema = z.object({
    * Python's GIL and each costs more, while pipelined on one connection they are answered in turn.
    */
   RELAY_SNS_PIPELINING: env.int(1, 1, 16),
-  /**
-   * The relay on a thread of its own (`relayThread`), beside the requests rather than between them:
-   * in bench:votes, voting spent ~140 µs per vote of 300–350 publishing. false: on the main thread.
-   */
-  RELAY_THREAD: env.bool(true),
 });
 
 /**

@@ -8,8 +8,7 @@ import type { EventStore } from './eventstore/store';
 import type { Lifecycle } from './lifecycle';
 import { QueueConsumer, type QueueConsumerOptions } from './messaging/consumer';
 import { watchQueues } from './messaging/queueMonitor';
-import { OutboxRelay, type RelayStatus } from './messaging/relay';
-import { startRelayThread } from './messaging/relayThread';
+import { OutboxRelay } from './messaging/relay';
 import { QuerySnsPublisher } from './messaging/snsPublish';
 
 /**
@@ -36,48 +35,23 @@ export async function openDatabase(options: {
   return db;
 }
 
-/** What the outbox relay needs of the service's settings. */
-export type RelaySettings = AwsSettings & {
-  DATABASE_URL: string;
-  EVENTS_TOPIC_ARN: string;
-  RELAY_PARALLEL_BATCHES?: number;
-  RELAY_SNS_PIPELINING?: number;
-  /** on a thread of its own (the default), or on the service's main thread */
-  RELAY_THREAD?: boolean;
-  DATABASE_PREPARE_HOT?: boolean;
-  LOG_LEVEL?: string;
-};
-
-/**
- * The outbox relay publishing the service's public events to its own topic: on a thread of its own
- * (`relayThread`) unless RELAY_THREAD=false, so that publishing never holds up a request.
- */
+/** The outbox relay publishing the service's public events to its own topic. */
 export function startOutboxRelay(options: {
   service: ServiceName;
   store: EventStore;
-  config: RelaySettings;
+  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string; RELAY_PARALLEL_BATCHES?: number; RELAY_SNS_PIPELINING?: number };
   logger: Logger;
   lifecycle: Lifecycle;
-}): { status(): RelayStatus } {
-  const { service, store, config, logger, lifecycle } = options;
-  if (config.RELAY_THREAD !== false) return startRelayThread({ service, schema: store.schema, config, logger, lifecycle });
-  const { relay, close } = openOutboxRelay({ service, store, config, logger });
-  lifecycle.onStop('sns', close);
-  relay.start();
-  lifecycle.onStop('relay', () => relay.stop());
-  return relay;
-}
-
-/** The relay of a store and what it publishes with (not started); `close` once it has stopped. */
-export function openOutboxRelay(options: { service: ServiceName; store: EventStore; config: RelaySettings; logger: Logger }): {
-  relay: OutboxRelay;
-  close(): Promise<void>;
-} {
-  const { service, config } = options;
+}): OutboxRelay {
+  const { service, config, lifecycle } = options;
   // the SDK client resolves endpoint, region and credentials (and refreshes them); the calls are lean
   const sns = createSnsClient(config);
   const parallelBatches = config.RELAY_PARALLEL_BATCHES ?? defaultRelayParallelBatches;
   const publisher = new QuerySnsPublisher(sns, { connections: Math.max(16, parallelBatches), pipelining: config.RELAY_SNS_PIPELINING ?? 1 });
+  lifecycle.onStop('sns', async () => {
+    await publisher.close();
+    sns.destroy();
+  });
   const relay = new OutboxRelay({
     store: options.store,
     databaseUrl: config.DATABASE_URL,
@@ -88,13 +62,9 @@ export function openOutboxRelay(options: { service: ServiceName; store: EventSto
     logger: options.logger,
     parallelBatches,
   });
-  return {
-    relay,
-    async close() {
-      await publisher.close();
-      sns.destroy();
-    },
-  };
+  relay.start();
+  lifecycle.onStop('relay', () => relay.stop());
+  return relay;
 }
 
 /** The consumer of the service's own queue, with its queue and DLQ watched for depth and age. */
