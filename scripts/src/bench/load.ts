@@ -82,7 +82,7 @@ export async function runLoad(options: {
   const seconds = (performance.now() - started) / 1000;
   const timeline = { sentMs: Float64Array.from(sentAt), ms: Float64Array.from(latencies) };
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => (latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!);
+  const at = (q: number) => quantileOf(latencies, q);
   const requests = latencies.length + failures;
   return {
     requests,
@@ -96,6 +96,11 @@ export async function runLoad(options: {
     failures,
     timeline,
   };
+}
+
+/** The q-quantile of values sorted ascending (the value at that rank); 0 for none. */
+export function quantileOf(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 const bodyless = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);

@@ -153,7 +153,7 @@ export function voteBenchStack(pem: string, telemetry: boolean) {
 }
 
 /** The items in a random order (Fisher–Yates, in place). */
-export function shuffle<A extends { length: number; [index: number]: unknown }>(items: A): A {
+function shuffle<A extends { length: number; [index: number]: unknown }>(items: A): A {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     const item = items[i]!;
@@ -169,12 +169,9 @@ export function shuffle<A extends { length: number; [index: number]: unknown }>(
  * would be copied by the load generator's first young-generation collections while it measures (a
  * 22 ms pause, once, seen 0.23 s into bench:votes' votes), which every vote in flight counts as latency.
  */
-export function shuffledPairs(voters: number, videos: number): { length: number; at(i: number): { voter: number; video: number } | undefined } {
+export function shuffledPairs(voters: number, videos: number): { at(i: number): { voter: number; video: number } | undefined } {
   const pairs = shuffle(Uint32Array.from({ length: voters * videos }, (_, k) => k));
-  return {
-    length: pairs.length,
-    at: (i) => (i < pairs.length ? { voter: Math.floor(pairs[i]! / videos), video: pairs[i]! % videos } : undefined),
-  };
+  return { at: (i) => (i < pairs.length ? { voter: Math.floor(pairs[i]! / videos), video: pairs[i]! % videos } : undefined) };
 }
 
 /**
@@ -187,7 +184,7 @@ export function shuffledPairs(voters: number, videos: number): { length: number;
  * checkpoint, which keeps those segments for reuse. Needs a superuser (embedded PostgreSQL is one);
  * false when it could not be done (the run then pays for new segments, as before).
  */
-export async function reuseWalSegments(db: Knex, segments = 8): Promise<boolean> {
+export async function reuseWalSegments(db: Knex, segments: number): Promise<boolean> {
   try {
     for (let i = 0; i < segments; i++) {
       // (a switch needs something written since the last one: a transaction id's commit record)
