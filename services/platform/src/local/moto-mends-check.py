@@ -20,6 +20,9 @@ gives. Prints one line per check and exits 1 at the first difference.
    a missing topic, a bad Number) and entries SNS refuses (over 256 KiB).
 6. Odd field names (leading zeros, other digits, unknown parts, line breaks) make `publish_batch_params`
    leave the call to moto's parser; moto's clock read directly gives the now moto computed.
+7. `publish_batch_from_body` against `form_pairs` + `publish_batch_params` (checked in 1 and 2), on
+   random PublishBatch bodies (each must be read), the same with raw pieces put in anywhere (stray
+   and cut-off '%' before line breaks and elsewhere, '+', '=', '&'), and random form bodies.
 """
 
 import random
@@ -84,6 +87,48 @@ def random_batch(topic_arn):
                 fields.append((f"{at}.Value.StringValue", str(rng.randint(-5, 500)) if data_type == "Number" else rng.choice(TEXT[:-1])))
     rng.shuffle(fields)  # a caller may send the fields in any order
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in fields), binary
+
+
+def params_the_long_way(body):
+    """what a PublishBatch served directly read before `publish_batch_from_body`: form_pairs, then publish_batch_params"""
+    querystring = {}
+    for name, value in sitecustomize.form_pairs(body, keep_blank_values=True):
+        querystring.setdefault(name, []).append(value)
+    if querystring.get("Action") != ["PublishBatch"] or querystring.get("Version") != ["2010-03-31"]:
+        return None
+    return sitecustomize.publish_batch_params(querystring)
+
+
+def spoilt(body):
+    """a PublishBatch body with raw pieces (stray and cut-off '%', '+', '=', '&', line breaks…) put into it here and there"""
+    out = list(body)
+    for _ in range(rng.randint(1, 4)):
+        out.insert(rng.randint(0, len(out)), rng.choice(PIECES + ["%\n", "%\r", "%\r\n", "%", "%%", "%=", "=%", "%3", "%0D%0A"]))
+    return "".join(out)
+
+
+def check_publish_batch_from_body(rounds=6000):
+    arn = "arn:aws:sns:us-east-1:123456789012:mends-check"
+    read, left = 0, 0
+    for i in range(rounds):
+        kind = i % 3
+        if kind == 0:
+            body, binary = random_batch(arn)
+        elif kind == 1:
+            body, binary = spoilt(random_batch(arn)[0]), True
+        else:
+            body, binary = random_form(), True
+        got = sitecustomize.publish_batch_from_body(body)
+        expected = params_the_long_way(body)
+        if got is None and not binary:
+            print(f"publish_batch_from_body left a plain call to the long way: {body[:300]!r}")
+            sys.exit(1)
+        if got is not None and got != expected:
+            print(f"publish_batch_from_body differs on {body[:300]!r}:\n  {got!r}\n  {expected!r}")
+            sys.exit(1)
+        read += got is not None
+        left += got is None and expected is not None
+    print(f"publish_batch_from_body: {rounds} random and spoilt bodies, the same parameters as form_pairs and publish_batch_params ({read} read, {left} left to them)")
 
 
 class UsualWay(DomainDispatcherApplication):
@@ -354,6 +399,7 @@ def check_clock():
 
 check_form_pairs()
 check_publish_batch_params()
+check_publish_batch_from_body()
 check_odd_field_names()
 check_clock()
 check_fast_headers()

@@ -1,6 +1,6 @@
 """
 Loaded by the moto_server that `startMoto` starts: this folder is put first on its PYTHONPATH, and
-Python imports `sitecustomize` at start-up. It mends fifteen differences between the local AWS and
+Python imports `sitecustomize` at start-up. It mends sixteen differences between the local AWS and
 Amazon's services, so that local runs and benchmarks behave and cost as they would on AWS:
 
 1. SQS SendMessage in constant time. moto 5 reads `queue.attributes` on every send to learn
@@ -49,6 +49,14 @@ Amazon's services, so that local runs and benchmarks behave and cost as they wou
     about 10 µs a call, twice for every message SQS is sent: now it is read directly (time.time()).
     With 9 (its field names now taken apart with str methods, not two regular expressions each):
     about 14 % less moto CPU per published event (233–248 → 205–213 µs, interleaved, 6,000 events).
+
+16. A PublishBatch served directly (14) is read from its form body in one pass
+    (`publish_batch_from_body`): each field name is looked up once it has been seen instead of taken
+    apart again, only values with an escape are decoded, and a stray '%' is caught from the decoded
+    length instead of by a regular-expression search over the whole body (90 µs for a relay's 19 KB
+    call of 10 events). Anything it does not read itself goes the way of 8 and 9, as before. Reading
+    a relay's call: ~400 → ~170 µs; moto CPU per published event 157–208 → 133–162 µs (interleaved,
+    3 × 4,000 events).
 
 Nothing here changes what moto stores or answers to a single caller. Each mend checks that moto's internals look
 as expected and otherwise leaves moto as shipped.
@@ -521,6 +529,132 @@ def publish_batch_params(querystring):
     return params
 
 
+# what each field name of a plain PublishBatch stands for (see `_field_slot`), remembered: a relay's
+# calls use the same hundred-odd names over and over
+_FIELD_SLOTS = {}
+
+
+def _field_slot(name):
+    """
+    "Action", "Version" or "TopicArn"; (n, field, None, None) for an entry's text; (n, None, m, part)
+    for part of an entry's m-th attribute; False for any name `publish_batch_params` does not take as
+    it is written. None of the names it takes holds a '%' or a '+', so each is its own decoding.
+    """
+    if name == "Action" or name == "Version" or name == "TopicArn":
+        return name
+    if not name.startswith(_ENTRY_PREFIX):
+        return False
+    n, dot, field = name[len(_ENTRY_PREFIX):].partition(".")
+    if not dot or not _is_ordinal(n):
+        return False
+    if field in _ENTRY_TEXTS:
+        return (int(n), field, None, None)
+    if not field.startswith(_ATTRIBUTE_PREFIX):
+        return False
+    m, dot, part = field[len(_ATTRIBUTE_PREFIX):].partition(".")
+    if not dot or part not in _ATTRIBUTE_PARTS or not _is_ordinal(m):
+        return False
+    return (int(n), None, int(m), part)
+
+
+def publish_batch_from_body(body):
+    """
+    The parameters of a PublishBatch straight from its form body: what `publish_batch_params` gives
+    for the fields `form_pairs(body, keep_blank_values=True)` reads (Action and Version checked), or
+    None — for anything that does not give, and for anything this does not read itself (a stray
+    '%', a field name it does not know as written), which the caller then reads that way. One pass,
+    each field name looked up once it has been seen, only values with an escape decoded.
+    """
+    action = version = topic_arn = None
+    # n -> (texts, {m: {part: value}})
+    numbered = {}
+    slots = _FIELD_SLOTS
+    for field in body.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        slot = slots.get(name)
+        if slot is None:
+            slot = _field_slot(name)
+            if len(slots) < 4096:
+                slots[name] = slot
+        if not slot:
+            return None
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            # decoded as `_unquote_form_text` does when every '%' starts a valid escape; that is
+            # checked after the fact, more cheaply than by searching for a stray one: in the decoder's
+            # input each escape is a '=' and two hex digits, which it turns into one byte, and a '='
+            # that is not (a stray '%') loses fewer than two — unless a line break follows it
+            # (a soft line break to the decoder), which goes the other way at once
+            if "%\n" in value or "%\r" in value:
+                return None
+            encoded = value.replace("=", "=3D").replace("%", "=").encode("utf-8")
+            decoded = binascii.a2b_qp(encoded)
+            if len(decoded) != len(encoded) - 2 * encoded.count(b"="):
+                return None
+            value = decoded.decode("utf-8", "replace")
+        if type(slot) is str:
+            # a name given twice is not a plain call
+            if slot == "Action":
+                if action is not None:
+                    return None
+                action = value
+            elif slot == "Version":
+                if version is not None:
+                    return None
+                version = value
+            else:
+                if topic_arn is not None:
+                    return None
+                topic_arn = value
+            continue
+        n, text, m, part = slot
+        entry = numbered.get(n)
+        if entry is None:
+            entry = numbered[n] = ({}, {})
+        if text is not None:
+            if text in entry[0]:
+                return None
+            entry[0][text] = value
+            continue
+        attribute = entry[1].get(m)
+        if attribute is None:
+            attribute = entry[1][m] = {}
+        elif part in attribute:
+            return None
+        attribute[part] = value
+    if action != "PublishBatch" or version != "2010-03-31" or topic_arn is None:
+        return None
+    count = len(numbered)
+    entries = []
+    for n in range(1, count + 1):
+        numbered_entry = numbered.get(n)
+        if numbered_entry is None:
+            return None
+        texts, attributes = numbered_entry
+        entry = dict(texts)
+        if attributes:
+            by_name = {}
+            for a in range(1, len(attributes) + 1):
+                attribute = attributes.get(a)
+                if attribute is None or "Name" not in attribute:
+                    return None
+                value = {}
+                if "Value.DataType" in attribute:
+                    value["DataType"] = attribute["Value.DataType"]
+                if "Value.StringValue" in attribute:
+                    value["StringValue"] = attribute["Value.StringValue"]
+                by_name[attribute["Name"]] = value
+            entry["MessageAttributes"] = by_name
+        entries.append(entry)
+    params = {"TopicArn": topic_arn}
+    if entries:
+        params["PublishBatchRequestEntries"] = entries
+    return params
+
+
 def _publish_batch_read_directly():
     """
     moto reads every call's parameters by walking the API model, shape by shape, for each of a
@@ -735,14 +869,16 @@ def _publish_batch_served_directly():
         if plain is None:
             return None
         body, access_key, region = plain
-        querystring = {}
-        for name, value in form_pairs(body, keep_blank_values=True):
-            querystring.setdefault(name, []).append(value)
-        if querystring.get("Action") != ["PublishBatch"] or querystring.get("Version") != ["2010-03-31"]:
-            return None
-        params = publish_batch_params(querystring)
+        params = publish_batch_from_body(body)
         if params is None:
-            return None
+            querystring = {}
+            for name, value in form_pairs(body, keep_blank_values=True):
+                querystring.setdefault(name, []).append(value)
+            if querystring.get("Action") != ["PublishBatch"] or querystring.get("Version") != ["2010-03-31"]:
+                return None
+            params = publish_batch_params(querystring)
+            if params is None:
+                return None
         entries = params.get("PublishBatchRequestEntries", [])
         try:
             for entry in entries:
