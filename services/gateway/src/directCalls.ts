@@ -62,12 +62,11 @@ export function directBatchedCalls(options: { routes: readonly DirectRoute[]; ve
     const call = (userId: string): BatchedCall => ({ request_id: request.requestId, user_id: userId, params, ...trace });
     const answer = (status: number, body: unknown, extra?: Record<string, string>) => {
       const json = body === undefined ? '' : JSON.stringify(body);
-      res.writeHead(status, {
-        ...request.headers,
-        ...extra,
-        ...(json ? { 'content-type': 'application/json; charset=utf-8' } : {}),
-        'content-length': Buffer.byteLength(json),
-      });
+      // (Object.assign, not spreads: V8 on Node 20 adds keys after a spread several times slower — bench:spread)
+      const headers: Record<string, string | number> = Object.assign({}, request.headers, extra);
+      if (json) headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-length'] = Buffer.byteLength(json);
+      res.writeHead(status, headers);
       res.end(json);
       request.answered(status);
     };

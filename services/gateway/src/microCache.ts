@@ -64,16 +64,20 @@ export class MicroCache {
       if (!served) return false;
       const { entry } = served;
       const request = start(req, entry.route);
-      const common = { ...request.headers, 'x-cache': served.cache };
+      // (Object.assign, not spreads: V8 on Node 20 adds keys after a spread several times slower — bench:spread)
+      const common: Record<string, string | number> = Object.assign({}, request.headers, { 'x-cache': served.cache });
       const etag = entry.headers.etag;
       let status: number;
       if (etag && headers['if-none-match'] === etag) {
         status = 304;
-        res.writeHead(304, { ...common, etag });
+        common.etag = etag;
+        res.writeHead(304, common);
         res.end();
       } else {
         status = entry.status;
-        res.writeHead(status, { ...common, ...entry.headers, 'content-length': entry.body.length });
+        Object.assign(common, entry.headers);
+        common['content-length'] = entry.body.length;
+        res.writeHead(status, common);
         res.end(entry.body);
       }
       request.answered(status);

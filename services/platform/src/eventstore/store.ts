@@ -115,7 +115,7 @@ export class EventStore {
         type: event.type,
         schema_version: event.schemaVersion ?? 1,
         data: JSON.stringify(event.data),
-        metadata: JSON.stringify({ ...base, ...options.metadata, ...event.metadata }),
+        metadata: JSON.stringify(mergedMetadata(base, options.metadata, event.metadata)),
       }));
       let inserted: EventRow[];
       try {
@@ -151,7 +151,7 @@ export class EventStore {
       type: event.type,
       schema_version: event.schemaVersion ?? 1,
       data: event.data,
-      metadata: { ...base, ...options.metadata, ...event.metadata },
+      metadata: mergedMetadata(base, options.metadata, event.metadata),
     }));
   }
 
@@ -190,7 +190,22 @@ export class EventStore {
     if (wakeHere && out.length > 0) wakeFollowersHere(this.schema);
     // (PostgreSQL gives a uuid back in its canonical form, whatever form it was sent in)
     const sent = new Map(rows.map((row) => [uuidKey(row.event_id), row]));
-    return out.map(({ position, transaction_id, event_id, recorded_at }) => ({ ...sent.get(uuidKey(event_id))!, position, transaction_id, event_id, recorded_at }));
+    // (written out: `{ ...row, position, … }` costs V8 on Node 20 ~6 µs per row — bench:spread)
+    return out.map(({ position, transaction_id, event_id, recorded_at }) => {
+      const row = sent.get(uuidKey(event_id))!;
+      return {
+        position,
+        transaction_id,
+        event_id,
+        stream_id: row.stream_id,
+        stream_version: row.stream_version,
+        type: row.type,
+        schema_version: row.schema_version,
+        data: row.data,
+        metadata: row.metadata,
+        recorded_at,
+      };
+    });
   }
 
   /**
@@ -334,6 +349,14 @@ export class EventStore {
 }
 
 const uuidKey = (id: string) => id.toLowerCase().replace(/[^0-9a-f]/g, '');
+
+/**
+ * The defaults, then the append's metadata, then the event's own (later ones win), as
+ * `{ ...base, ...given, ...own }` gives — which V8 on Node 20 does several times slower (bench:spread).
+ */
+function mergedMetadata(base: EventMetadata, given: Partial<EventMetadata> | undefined, own: Partial<EventMetadata> | undefined): EventMetadata {
+  return Object.assign({}, base, given, own);
+}
 
 function toRecorded(row: EventRow): RecordedEvent {
   return {

@@ -47,7 +47,8 @@ export function mergeTally(a: VideoTally, b: VideoTally): VideoTally {
 }
 
 export function mergeTallies(a: VideoTallies, b: VideoTallies): VideoTallies {
-  const out: Record<string, VideoTally> = { ...a };
+  // (Object.assign, not a spread: V8 on Node 20 adds keys to a spread copy several times slower — bench:spread)
+  const out: Record<string, VideoTally> = Object.assign({}, a);
   for (const [videoId, tally] of Object.entries(b)) out[videoId] = mergeTally(out[videoId] ?? emptyTally, tally);
   return out;
 }
