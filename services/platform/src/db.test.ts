@@ -105,3 +105,17 @@ describe('hot statements are prepared once per connection', () => {
     assert.match(renamed ?? '', /^anb_h1_/);
   });
 });
+
+test('timestamptz comes back as the instant PostgreSQL holds, in any session time zone (pgTimestamps)', async () => {
+  const db = open();
+  for (const zone of ['UTC', 'Asia/Kolkata', 'America/St_Johns', 'Pacific/Kiritimati', 'Europe/Amsterdam']) {
+    await db.raw(`set time zone '${zone}'`);
+    const { rows } = (await db.raw(
+      `select t as at, (extract(epoch from t) * 1000)::float8 as ms, t::text as text
+         from unnest(array['2026-11-26 22:35:31.123456+00', '2026-06-01 00:00:00+00', '1999-12-31 23:59:59.999+00', '2030-03-31 01:30:00.5+00']::timestamptz[]) t`,
+    )) as { rows: { at: Date; ms: number; text: string }[] };
+    for (const row of rows) assert.equal(row.at.getTime(), Math.floor(row.ms), `${zone}: ${row.text}`);
+  }
+  const { rows } = (await db.raw(`select 'infinity'::timestamptz as a, '-infinity'::timestamptz as b`)) as { rows: { a: unknown; b: unknown }[] };
+  assert.deepEqual(rows[0], { a: Infinity, b: -Infinity });
+});
