@@ -23,6 +23,9 @@ gives. Prints one line per check and exits 1 at the first difference.
 7. `publish_batch_from_body` against `form_pairs` + `publish_batch_params` (checked in 1 and 2), on
    random PublishBatch bodies (each must be read), the same with raw pieces put in anywhere (stray
    and cut-off '%' before line breaks and elsewhere, '+', '=', '&'), and random form bodies.
+8. 17 and 18: the backend found without the lock is the one moto's lookup gives; a topic going over
+   its subscriptions directly delivers the same messages to three queues behind filter policies as
+   moto's Topic.publish, on random messages and attributes.
 """
 
 import random
@@ -371,6 +374,56 @@ def check_odd_field_names():
     print(f"publish_batch_params: {len(odd)} odd field names go the generic way")
 
 
+def check_backends_and_topic_publish(rounds=400):
+    """17 and 18: the same backends as moto's lookup; the same deliveries as moto's Topic.publish."""
+    import json
+
+    from moto.core.base_backend import BackendDict
+    from moto.sns.models import Topic, sns_backends
+    from moto.sqs.models import sqs_backends
+
+    for account in ("123456789012", "210987654321", "123456789012"):
+        direct = sns_backends[account]
+        if direct is not sitecustomize.usual_backend_lookup(sns_backends, account) or not isinstance(sns_backends, BackendDict):
+            print(f"the backend of {account} found without a lock is not moto's")
+            sys.exit(1)
+    sns, sqs = sns_backends["123456789012"]["us-east-1"], sqs_backends["123456789012"]["us-east-1"]
+    twins = []
+    for name in ("direct", "usual"):
+        topic = sns.create_topic(f"listed-{name}")
+        queues = []
+        # three queues behind different filter policies, one of them subscribed twice over two topics' worth
+        for k, policy in enumerate([None, {"attr1_x": [{"exists": True}]}, {"attr2_type": [{"prefix": "p"}, "plain"]}]):
+            queue = sqs.create_queue(f"listed-{name}-{k}")
+            subscription = sns.subscribe(topic.arn, queue.queue_arn, "sqs")
+            sns.set_subscription_attributes(subscription.arn, "RawMessageDelivery", "true")
+            if policy is not None:
+                sns.set_subscription_attributes(subscription.arn, "FilterPolicy", json.dumps(policy))
+            queues.append(queue)
+        twins.append((topic, queues))
+    (direct_topic, direct_queues), (usual_topic, usual_queues) = twins
+    for _ in range(rounds):
+        attributes = {}
+        for a in range(1, rng.randint(0, 3) + 1):
+            attributes[f"attr{a}_{rng.choice(['x', 'type'])}"] = {"Type": "String", "Value": rng.choice(["plain", "pa", "x"])}
+        message = rng.choice(TEXT[:-1])
+        Topic.publish(direct_topic, message, message_attributes=attributes)
+        sitecustomize.usual_topic_publish(usual_topic, message, message_attributes=attributes)
+    for k, (got, expected) in enumerate(zip(direct_queues, usual_queues)):
+        shape = lambda queue: [(m.body, json.dumps(m.message_attributes, sort_keys=True)) for m in queue._messages]
+        if shape(got) != shape(expected):
+            print(f"topic subscriptions listed directly: queue {k} got other messages than the usual way")
+            sys.exit(1)
+    counts = [len(queue._messages) for queue in direct_queues]
+    if counts[0] != rounds or not 0 < min(counts[1:]) < rounds:
+        print(f"topic subscriptions listed directly: deliveries {counts} of {rounds} do not exercise the filters")
+        sys.exit(1)
+    if [len(t.sent_notifications) for t, _ in twins] != [rounds, rounds]:
+        print("topic subscriptions listed directly: the topic did not keep what it sent")
+        sys.exit(1)
+    print(f"backends found without a lock: moto's own; a topic's subscriptions listed directly: {rounds} random messages, the same deliveries to 3 filtered queues as the usual way")
+
+
 def check_clock():
     """moto's "now" read directly is the now moto computed (same clock), and a given datetime still goes moto's way."""
     import datetime
@@ -401,6 +454,7 @@ check_form_pairs()
 check_publish_batch_params()
 check_publish_batch_from_body()
 check_odd_field_names()
+check_backends_and_topic_publish()
 check_clock()
 check_fast_headers()
 check_listed_once_and_request_ids()
