@@ -98,6 +98,31 @@ describe('event store', () => {
     assert.equal((await db('es_test.events').where('stream_id', 'like', 'group:%')).length, 42);
   });
 
+  test('with two groups in flight, identical appends spread over both still record exactly one each, in stream order, without a deadlock', async (t) => {
+    const store = new EventStore(db, schema, { groupCommitLanes: 2 });
+    const deadlocks = async () => Number(((await db.raw('select deadlocks from pg_stat_database where datname = current_database()')) as { rows: { deadlocks: string }[] }).rows[0]!.deadlocks);
+    const before = await deadlocks();
+    // each row of these streams takes a few ms to insert, so that the two groups' statements overlap
+    await db.raw(`create function es_test.slow_lanes() returns trigger language plpgsql as $$
+                  begin if new.stream_id like 'lanes:%' then perform pg_sleep(0.004); end if; return new; end $$`);
+    await db.raw('create trigger slow_lanes before insert on es_test.events for each row execute function es_test.slow_lanes()');
+    t.after(() => db.raw('drop trigger slow_lanes on es_test.events; drop function es_test.slow_lanes()'));
+    const streams = Array.from({ length: 12 }, (_, i) => `lanes:${i}`);
+    // waves of every stream, each wave in another order, so that groups in flight share streams in opposite orders
+    // (each settled from the start: losers reject while later waves are being sent)
+    const appends: Promise<PromiseSettledResult<unknown>>[] = [];
+    for (let wave = 0; wave < 8; wave++) {
+      const order = wave % 2 ? [...streams].reverse() : streams;
+      for (const stream of order) appends.push(Promise.allSettled([store.append(stream, [{ type: 'Voted', data: { wave } }], { expectedVersion: 'no_stream' })]).then(([r]) => r!));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const results = await Promise.all(appends);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, streams.length);
+    assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof ConcurrencyError));
+    for (const stream of streams) assert.equal((await store.readStream(stream)).length, 1, stream);
+    assert.equal(await deadlocks(), before, 'PostgreSQL detected a deadlock between the groups');
+  });
+
   test('what an append to new streams returns is the event as recorded: the same as reading it back', async () => {
     const store = new EventStore(db, schema, { serviceActor: 'service:test' });
     const upper = crypto.randomUUID().toUpperCase();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import type { Knex } from 'knex';
-import { NaturalBatches } from '../batching';
+import { NaturalBatches, type Batched } from '../batching';
 import { isPgError, namedStatement, pgErrorCodes } from '../db';
 import { everyFollowerLeadsHere, wakeFollowersHere } from './localFollowers';
 import { notifyChannel } from './schema';
@@ -32,7 +32,17 @@ export interface EventStoreOptions {
   upcasters?: Readonly<Record<string, Upcaster>>;
   /** `service:<name>`, recorded as the actor when no user is known */
   serviceActor?: string;
+  /** group commits in flight at once (default 2: the next group is written while one commits) */
+  groupCommitLanes?: number;
 }
+
+/**
+ * Two group commits in flight: while one group's INSERT waits for its commit (the WAL flush), the votes
+ * that arrived meanwhile go in the next, instead of waiting a whole round trip for their turn.
+ * bench:votes:ab, 8 paired rounds of 8,000 votes, 2 lanes against 1: p99 −6.4 ms (lower in 6 of 8),
+ * +167 votes/s (higher in 6 of 8), CPU per vote the same within the noise.
+ */
+export const defaultGroupCommitLanes = 2;
 
 export interface AppendOptions {
   expectedVersion?: ExpectedVersion;
@@ -86,6 +96,8 @@ export class EventStore {
   private readonly projections: readonly InlineProjection[];
   private readonly upcasters: Readonly<Record<string, Upcaster>>;
 
+  private readonly groupCommit: NaturalBatches<NewStreamRow, AppendResult>;
+
   constructor(
     readonly db: Knex,
     readonly schema: string,
@@ -94,6 +106,11 @@ export class EventStore {
     this.table = `${schema}.events`;
     this.projections = options.inlineProjections ?? [];
     this.upcasters = options.upcasters ?? {};
+    this.groupCommit = new NaturalBatches((group) => this.commitGroup(group), {
+      maxBatch: 500,
+      gatherOneTurn: true,
+      concurrency: options.groupCommitLanes ?? defaultGroupCommitLanes,
+    });
   }
 
   async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -227,30 +244,30 @@ export class EventStore {
   }
 
   /**
-   * Natural group commit: single-event appends to new streams (a vote is one) that arrive while one is
-   * being written are written together: one INSERT … ON CONFLICT DO NOTHING for the whole group, one
-   * commit, one NOTIFY. A row the statement did not insert met an existing (stream, version 1): that
+   * Natural group commit: single-event appends to new streams (a vote is one) that arrive while groups
+   * are being written (`groupCommitLanes` at once) are written together: one INSERT … ON CONFLICT DO
+   * NOTHING for the whole group, one commit, one NOTIFY. A row the statement did not insert met an existing (stream, version 1): that
    * caller gets the ConcurrencyError it would have got alone — of identical concurrent votes exactly one
    * is recorded. A group that fails as a whole (a duplicate event id, say) is written row by row, so one
    * bad row fails only its caller.
    */
-  private readonly groupCommit = new NaturalBatches<NewStreamRow, AppendResult>(
-    async (group) => {
-      let recorded: Map<string, RecordedEvent>;
-      try {
-        recorded = new Map((await this.insertNewStreams(group.map((g) => g.item), true)).map((row) => [uuidKey(row.event_id), toRecorded(row)]));
-      } catch {
-        await Promise.all(group.map(({ item: row, resolve, reject }) => this.appendRowAlone(row).then(resolve, reject)));
-        return;
-      }
-      for (const { item: row, resolve, reject } of group) {
-        const event = recorded.get(uuidKey(row.event_id));
-        if (event) resolve({ nextExpectedVersion: 1, events: [event] });
-        else reject(new ConcurrencyError(row.stream_id, 'no_stream', undefined));
-      }
-    },
-    { maxBatch: 500, gatherOneTurn: true },
-  );
+  private async commitGroup(group: Batched<NewStreamRow, AppendResult>[]): Promise<void> {
+    // in stream order: two groups in flight that share streams (identical votes) then meet them in the
+    // same order, so one waits for the other's commit instead of each waiting for the other (a deadlock)
+    const rows = group.map((g) => g.item).sort((a, b) => (a.stream_id < b.stream_id ? -1 : a.stream_id > b.stream_id ? 1 : 0));
+    let recorded: Map<string, RecordedEvent>;
+    try {
+      recorded = new Map((await this.insertNewStreams(rows, true)).map((row) => [uuidKey(row.event_id), toRecorded(row)]));
+    } catch {
+      await Promise.all(group.map(({ item: row, resolve, reject }) => this.appendRowAlone(row).then(resolve, reject)));
+      return;
+    }
+    for (const { item: row, resolve, reject } of group) {
+      const event = recorded.get(uuidKey(row.event_id));
+      if (event) resolve({ nextExpectedVersion: 1, events: [event] });
+      else reject(new ConcurrencyError(row.stream_id, 'no_stream', undefined));
+    }
+  }
 
   private appendRowAlone(row: NewStreamRow): Promise<AppendResult> {
     return this.appendNewStream(row.stream_id, [{ type: row.type, data: row.data, eventId: row.event_id, schemaVersion: row.schema_version, metadata: row.metadata }], {});
