@@ -64,17 +64,9 @@ const cases: { name: string; before: (i: number) => unknown; now: (i: number) =>
     name: 'an event of the local log with its place (projections, replay)',
     before: () => ({ ...fromRecorded(recorded), transactionId: '5678', position: 1234, ...(base.traceparent ? { traceparent: base.traceparent } : {}) }),
     now: () => {
-      const e: Record<string, unknown> = {
-        origin: 'store',
-        eventId: recorded.eventId,
-        type: recorded.type,
-        data: recorded.data,
-        streamId: recorded.streamId,
-        streamVersion: recorded.streamVersion,
-        time: recorded.recordedAt,
-        transactionId: '5678',
-        position: 1234,
-      };
+      const e: Record<string, unknown> = fromRecorded(recorded);
+      e.transactionId = '5678';
+      e.position = 1234;
       if (base.traceparent) e.traceparent = base.traceparent;
       return e;
     },

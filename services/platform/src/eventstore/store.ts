@@ -246,9 +246,9 @@ export class EventStore {
   /**
    * Natural group commit: single-event appends to new streams (a vote is one) that arrive while groups
    * are being written (`groupCommitLanes` at once) are written together: one INSERT … ON CONFLICT DO
-   * NOTHING for the whole group, one commit, one NOTIFY. A row the statement did not insert met an existing (stream, version 1): that
-   * caller gets the ConcurrencyError it would have got alone — of identical concurrent votes exactly one
-   * is recorded. A group that fails as a whole (a duplicate event id, say) is written row by row, so one
+   * NOTHING for the whole group, one commit, one NOTIFY. A row the statement did not insert met an
+   * existing (stream, version 1): that caller gets the ConcurrencyError it would have got alone — of
+   * identical concurrent votes exactly one is recorded. A group that fails as a whole (a duplicate event id, say) is written row by row, so one
    * bad row fails only its caller.
    */
   private async commitGroup(group: Batched<NewStreamRow, AppendResult>[]): Promise<void> {

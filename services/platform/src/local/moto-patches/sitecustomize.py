@@ -491,11 +491,11 @@ def publish_batch_params(querystring):
         n, dot, field = name[entry_prefix:].partition(".")
         if not dot or not _is_ordinal(n):
             return None
-        entry = numbered.get(n)
+        entry = numbered.get(int(n))
         if entry is None:
-            entry = numbered[n] = {}
+            entry = numbered[int(n)] = ({}, {})
         if field in _ENTRY_TEXTS:
-            entry[field] = value
+            entry[0][field] = value
             continue
         # …MessageAttributes.entry.<m>.(Name|Value.DataType|Value.StringValue)
         if not field.startswith(_ATTRIBUTE_PREFIX):
@@ -503,26 +503,33 @@ def publish_batch_params(querystring):
         m, dot, part = field[attribute_prefix:].partition(".")
         if not dot or part not in _ATTRIBUTE_PARTS or not _is_ordinal(m):
             return None
-        attributes = entry.get("MessageAttributes")
-        if attributes is None:
-            attributes = entry["MessageAttributes"] = {}
-        attribute = attributes.get(m)
+        attribute = entry[1].get(int(m))
         if attribute is None:
-            attribute = attributes[m] = {}
+            attribute = entry[1][int(m)] = {}
         attribute[part] = value
-    if topic_arn is None or sorted(int(n) for n in numbered) != list(range(1, len(numbered) + 1)):
+    return _batch_params(topic_arn, numbered)
+
+
+def _batch_params(topic_arn, numbered):
+    """
+    A PublishBatch's parameters as moto's query parser gives them, from its topic and its entries
+    numbered from 1 ({n: ({text field: value}, {m: {attribute part: value}})}, each attribute also
+    numbered from 1); None for no topic, a gap in either numbering or an attribute without a name.
+    """
+    if topic_arn is None:
         return None
     entries = []
     for n in range(1, len(numbered) + 1):
-        entry = numbered[str(n)]
-        attributes = entry.pop("MessageAttributes", None)
-        if attributes is not None:
-            if sorted(int(a) for a in attributes) != list(range(1, len(attributes) + 1)):
-                return None
+        numbered_entry = numbered.get(n)
+        if numbered_entry is None:
+            return None
+        texts, attributes = numbered_entry
+        entry = dict(texts)
+        if attributes:
             by_name = {}
             for a in range(1, len(attributes) + 1):
-                attribute = attributes[str(a)]
-                if "Name" not in attribute:
+                attribute = attributes.get(a)
+                if attribute is None or "Name" not in attribute:
                     return None
                 value = {}
                 if "Value.DataType" in attribute:
@@ -634,34 +641,9 @@ def publish_batch_from_body(body):
         elif part in attribute:
             return None
         attribute[part] = value
-    if action != "PublishBatch" or version != "2010-03-31" or topic_arn is None:
+    if action != "PublishBatch" or version != "2010-03-31":
         return None
-    count = len(numbered)
-    entries = []
-    for n in range(1, count + 1):
-        numbered_entry = numbered.get(n)
-        if numbered_entry is None:
-            return None
-        texts, attributes = numbered_entry
-        entry = dict(texts)
-        if attributes:
-            by_name = {}
-            for a in range(1, len(attributes) + 1):
-                attribute = attributes.get(a)
-                if attribute is None or "Name" not in attribute:
-                    return None
-                value = {}
-                if "Value.DataType" in attribute:
-                    value["DataType"] = attribute["Value.DataType"]
-                if "Value.StringValue" in attribute:
-                    value["StringValue"] = attribute["Value.StringValue"]
-                by_name[attribute["Name"]] = value
-            entry["MessageAttributes"] = by_name
-        entries.append(entry)
-    params = {"TopicArn": topic_arn}
-    if entries:
-        params["PublishBatchRequestEntries"] = entries
-    return params
+    return _batch_params(topic_arn, numbered)
 
 
 def _publish_batch_read_directly():
