@@ -156,6 +156,39 @@ describe('jwksVerifier', () => {
     }
   });
 
+  test('a header met before still has every token under it checked, and its key is used again only for keyReuseMs', async () => {
+    const verifier = jwksVerifier({ jwksUrl, issuer, audience, cooldownMs: 0 });
+    const good = await issue(current);
+    assert.equal(await verifier.verify(good), userId.toLowerCase());
+    // the same header (its key now reused): a changed payload, a changed signature, another key's signature
+    const [h, p, s] = good.split('.') as [string, string, string];
+    assert.equal((await issue(stranger)).split('.')[0], h, 'the test needs the same header text');
+    const otherUser = b64({ sub: '11111111-2222-4333-8444-555555555555', iss: issuer, aud: audience, iat: nowSeconds(), exp: nowSeconds() + 3600 });
+    await rejects(verifier.verify(`${h}.${otherUser}.${s}`), 401);
+    const flipped = Buffer.from(s, 'base64url');
+    flipped[5] = flipped[5]! ^ 1;
+    await rejects(verifier.verify(`${h}.${p}.${flipped.toString('base64url')}`), 401);
+    await rejects(verifier.verify(await issue(stranger)), 401);
+    await rejects(verifier.verify(await issue(current, { iss: 'someone-else' })), 401);
+
+    // auth withdraws key-1 for key-2; the set is fetched again for key-2's first token
+    const next = makeKey('key-2');
+    const briefly = jwksVerifier({ jwksUrl, issuer, audience, cooldownMs: 0, keyReuseMs: 50 });
+    assert.equal(await briefly.verify(await issue(current)), userId.toLowerCase());
+    published = [next];
+    try {
+      assert.equal(await verifier.verify(await issue(next)), userId.toLowerCase());
+      assert.equal(await briefly.verify(await issue(next)), userId.toLowerCase());
+      // within keyReuseMs (60 s by default) a new token by the withdrawn key still passes; after it, not
+      // (new tokens: the same claims in the same second make the same EdDSA token, which is remembered)
+      assert.equal(await verifier.verify(await issue(current, { jti: 'after-1' })), userId.toLowerCase());
+      await new Promise((r) => setTimeout(r, 80));
+      await rejects(briefly.verify(await issue(current, { jti: 'after-2' })), 401);
+    } finally {
+      published = [current];
+    }
+  });
+
   test('a key set that cannot be had is 503, not a bad token', async () => {
     const down = jwksVerifier({ jwksUrl: 'http://127.0.0.1:9/jwks.json', issuer, audience });
     await rejects(down.verify(await issue(current)), 503, /autenticación/);
