@@ -2,10 +2,12 @@
  * `npm run bench:gateway` — what the gateway's hop costs, with nothing else in the way: a bare Koa
  * hello-world stands in for every service (and serves a JWKS), the real gateway process sits in front
  * of it. Measured at 50 connections: the hello-world alone (ceiling), then through the gateway an
- * anonymous GET (micro-cache off, so every request is proxied) and an authenticated POST vote (token
- * verified, cached after the first use; forwarded in batches as shipped, the hello-world answering the batch
+ * anonymous GET (micro-cache off, so every request is proxied), a GET with a token (the signed-in
+ * showcase: forwarded with the verified user id) and an authenticated POST vote (token verified,
+ * cached after the first use; forwarded in batches as shipped, the hello-world answering the batch
  * endpoint with an outcome per call). Prints req/s, latency and the gateway's CPU per request
- * (from /proc), which is the figure to drive down. Nothing about time is asserted.
+ * (from /proc), which is the figure to drive down. Nothing about time is asserted. DIRECT_CALLS=false
+ * sends everything through Koa, for comparison.
  *
  *   BENCH_SECONDS=6 BENCH_CONNECTIONS=50 BENCH_TELEMETRY=1 BENCH_PROFILE=1 npm run bench:gateway
  */
@@ -73,6 +75,10 @@ try {
   const rows = [
     await measure('bare Koa hello-world (ceiling)', hello.url, hello.child.pid!, () => ({ path: '/' })),
     await measure('GET /api/public/rankings (proxied)', gatewayUrl, gateway.pid!, () => ({ path: '/api/public/rankings' })),
+    await measure('GET /api/public/videos (token, proxied)', gatewayUrl, gateway.pid!, (i) => ({
+      path: '/api/public/videos',
+      headers: { authorization: `Bearer ${tokens[i % tokens.length]}` },
+    })),
     await measure('POST …/vote (token + batched)', gatewayUrl, gateway.pid!, (i) => ({
       path: `/api/public/videos/${videoId}/vote`,
       method: 'POST',
@@ -81,7 +87,7 @@ try {
   ];
   const ceiling = rows[0]!.result.perSecond;
   const line = ({ name, result, cpuPerRequest }: { name: string; result: LoadResult; cpuPerRequest: number }) =>
-    `${name.padEnd(38)} ${fmt(result.perSecond).padStart(7)} req/s (${fmt((100 * result.perSecond) / ceiling, 1).padStart(5)} %)  p50 ${fmt(result.p50, 2).padStart(6)}  p99 ${fmt(result.p99, 2).padStart(6)} ms  ${fmt(cpuPerRequest).padStart(4)} µs CPU/req  ${JSON.stringify(result.statuses)}`;
+    `${name.padEnd(40)} ${fmt(result.perSecond).padStart(7)} req/s (${fmt((100 * result.perSecond) / ceiling, 1).padStart(5)} %)  p50 ${fmt(result.p50, 2).padStart(6)}  p99 ${fmt(result.p99, 2).padStart(6)} ms  ${fmt(cpuPerRequest).padStart(4)} µs CPU/req  ${JSON.stringify(result.statuses)}`;
   process.stdout.write(`\nbench:gateway — ${new Date().toISOString()} — telemetry ${telemetry ? 'on' : 'off'}, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${rows.map(line).join('\n')}\n(CPU/req: of the process serving the row — the hello-world for the first, the gateway for the others)\n`);
 } finally {
   gateway.kill('SIGTERM');

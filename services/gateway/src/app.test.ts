@@ -788,3 +788,134 @@ describe('votes forwarded in batches', () => {
     assert.equal(batches.length, before);
   });
 });
+
+describe('reads with a token answered in front of Koa', () => {
+  /** a service that answers each case its own way, echoing the headers it was sent */
+  let service: Server;
+  let serviceUrl: string;
+  let viaKoa: RunningServer;
+  let direct: RunningServer;
+  let lookups = 0;
+  const rememberingVerifier: TokenVerifier = {
+    verify: (token) => verifier.verify(token),
+    verified(token) {
+      lookups++;
+      return token === 'aaa.bbb.ccc' ? userId : undefined;
+    },
+  };
+  const large = Buffer.alloc(1536 * 1024, 'x');
+  before(async () => {
+    service = createServer((req, res) => {
+      const answer = new URL(req.url!, 'http://x').searchParams.get('case');
+      const { host: _host, connection: _connection, ...sent } = req.headers;
+      res.setHeader('x-request-id', 'the-service-own');
+      if (answer === '404') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ code: 'VIDEO_NOT_FOUND', message: 'Video no encontrado.' }));
+      }
+      if (answer === '304') return void res.writeHead(304, { etag: 'W/"v1"', 'cache-control': 'private', 'content-type': 'application/json' }).end();
+      if (answer === '204') return void res.writeHead(204, { 'x-note': 'empty' }).end();
+      if (answer === 'untyped') return void res.end('plain bytes');
+      if (answer === 'large') return void res.writeHead(200, { 'content-type': 'text/plain', 'content-length': large.length }).end(large);
+      if (answer === 'chunked') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first,');
+        return void setTimeout(() => res.end('second'), 10);
+      }
+      // (the gateway's own address, which differs between the two gateways, as the same word)
+      const body = JSON.stringify({ url: req.url, sent }).replace(/127\.0\.0\.1:\d+/g, 'the-gateway');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-total-count': '3', vary: 'Authorization', 'cache-control': 'private, no-store', 'set-cookie': ['a=1', 'b=2'] });
+      res.end(body);
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
+    serviceUrl = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+    viaKoa = await startGateway(serviceUrl, { votingUrl: serviceUrl, verifier: rememberingVerifier, directCalls: false });
+    direct = await startGateway(serviceUrl, { votingUrl: serviceUrl, verifier: rememberingVerifier });
+  });
+  after(async () => {
+    await viaKoa?.close();
+    await direct?.close();
+    service.closeAllConnections();
+    await new Promise((r) => service?.close(r));
+  });
+
+  /** status, headers and body, without what differs between any two answers (date, connection) */
+  const answerOf = async (res: Response) => {
+    const headers = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'keep-alive', 'connection'].includes(name)));
+    const text = await res.text();
+    return { status: res.status, headers, text };
+  };
+
+  test('a GET with a token of a route that takes a user is answered in front of Koa exactly as Koa answers it; anything unusual goes through Koa', async () => {
+    const token = { authorization: 'Bearer aaa.bbb.ccc' };
+    const cases: { name: string; path: string; headers?: Record<string, string>; method?: string; plain: boolean }[] = [
+      { name: 'the signed-in showcase', path: '/api/public/videos?city=Bogot%C3%A1&page=2', plain: true },
+      { name: 'me', path: '/api/auth/me', plain: true },
+      { name: "a player's video", path: '/api/videos/A.b_c~9-Z', plain: true },
+      { name: 'behind a load balancer', path: '/api/videos', headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'HTTPS, http', 'x-forwarded-host': 'anb.example.org, inner' }, plain: true },
+      { name: "the client's own user id and cookie are not passed on", path: '/api/auth/me', headers: { 'x-anb-user-id': '11111111-2222-4333-8444-555555555555', cookie: 's=1' }, plain: true },
+      { name: "the service's error", path: '/api/public/videos?case=404', plain: true },
+      { name: 'a 304', path: '/api/public/videos?case=304', plain: true },
+      { name: 'a 204', path: '/api/videos/x?case=204', plain: true },
+      { name: 'a body without a type', path: '/api/videos/x?case=untyped', plain: true },
+      { name: 'a large answer (streamed)', path: '/api/videos/x?case=large', plain: true },
+      { name: 'an unsized answer (streamed)', path: '/api/videos/x?case=chunked', plain: true },
+      { name: 'a token never verified (refused)', path: '/api/auth/me', headers: { authorization: 'Bearer x.y.z' }, plain: true },
+      { name: 'no token on a route where it is optional', path: '/api/public/videos?page=3', headers: { authorization: '' }, plain: false },
+      { name: 'no token where it is required', path: '/api/auth/me', headers: { authorization: '' }, plain: false },
+      { name: 'a lower-case scheme', path: '/api/auth/me', headers: { authorization: 'bearer aaa.bbb.ccc' }, plain: false },
+      { name: 'a trailing slash', path: '/api/auth/me/', plain: false },
+      { name: 'an escaped parameter', path: '/api/videos/d%206', plain: false },
+      { name: 'HEAD', path: '/api/auth/me', method: 'HEAD', plain: false },
+      { name: 'a route without a user', path: '/api/public/rankings?page=9', plain: false },
+    ];
+    for (const c of cases) {
+      const send = (base: string) => {
+        const headers: Record<string, string> = { ...token, 'x-request-id': `read-${cases.indexOf(c)}`, ...c.headers };
+        if (!headers.authorization) delete headers.authorization;
+        return fetch(`${base}${c.path}`, { method: c.method ?? 'GET', headers });
+      };
+      const before = lookups;
+      const koa = await answerOf(await send(viaKoa.url));
+      assert.equal(lookups, before, 'Koa verifies, it does not look up');
+      const answered = await answerOf(await send(direct.url));
+      assert.deepEqual(answered, koa, c.name);
+      assert.equal(lookups - before, c.plain ? 1 : 0, `${c.name}: ${c.plain ? 'in front of Koa' : 'through Koa'}`);
+    }
+    // what the service was sent, through either: the verified user, the request id, X-Forwarded-*, no credentials
+    const seenBy = async (base: string): Promise<Record<string, string>> =>
+      (await json(await fetch(`${base}/api/videos`, { headers: { ...token, 'x-request-id': 'seen', 'x-forwarded-proto': 'HTTPS, http', 'x-forwarded-host': 'anb.example.org' } }))).sent;
+    const sent = await seenBy(direct.url);
+    assert.deepEqual(sent, await seenBy(viaKoa.url));
+    assert.equal(sent['x-anb-user-id'], userId);
+    assert.equal(sent['x-request-id'], 'seen');
+    assert.deepEqual([sent['x-forwarded-for'], sent['x-forwarded-proto'], sent['x-forwarded-host']], ['127.0.0.1', 'https', 'anb.example.org']);
+    assert.equal(sent.authorization, undefined);
+  });
+
+  test('a service that is down is 503 with Retry-After both ways; a client that leaves a streamed answer stops the call', async () => {
+    const downKoa = await startGateway('http://127.0.0.1:9', { verifier: rememberingVerifier, directCalls: false });
+    const downDirect = await startGateway('http://127.0.0.1:9', { verifier: rememberingVerifier });
+    try {
+      const send = (base: string) => fetch(`${base}/api/public/videos?page=1`, { headers: { authorization: 'Bearer aaa.bbb.ccc', 'x-request-id': 'down-1' } });
+      const koa = await answerOf(await send(downKoa.url));
+      const before = lookups;
+      const answered = await answerOf(await send(downDirect.url));
+      assert.equal(lookups, before + 1);
+      assert.deepEqual(answered, koa);
+      assert.equal(answered.status, 503);
+      assert.equal(answered.headers['retry-after'], '5');
+    } finally {
+      await downKoa.close();
+      await downDirect.close();
+    }
+    // the client reads a little of a large answer and goes away: the gateway's call to the service ends too
+    const closed = new Promise<void>((resolve) => service.once('request', (_req, res) => res.once('close', () => resolve())));
+    const controller = new AbortController();
+    const res = await fetch(`${direct.url}/api/videos/x?case=large`, { headers: { authorization: 'Bearer aaa.bbb.ccc' }, signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await closed;
+  });
+});

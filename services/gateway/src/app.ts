@@ -5,6 +5,7 @@ import type Koa from 'koa';
 import { authenticate, type TokenVerifier } from './authenticate';
 import { batchedProxy } from './batchedProxy';
 import { directBatchedCalls, type DirectRoute } from './directCalls';
+import { directForwardedReads, type DirectRead } from './directReads';
 import { registerDocs } from './docs';
 import { proxyTo, type ProxyOptions, type Upstream } from './proxy';
 import { MicroCache } from './microCache';
@@ -21,7 +22,7 @@ export interface GatewayDeps {
   publicCache?: boolean;
   /** false forwards every call on its own, also those of routes the service takes in batches */
   batching?: boolean;
-  /** false sends every request through Koa, also plain votes (`directBatchedCalls`) and micro-cache hits (`MicroCache.direct`) */
+  /** false sends every request through Koa, also plain votes (`directBatchedCalls`), plain reads with a token (`directForwardedReads`) and micro-cache hits (`MicroCache.direct`) */
   directCalls?: boolean;
 }
 
@@ -54,12 +55,14 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const limitAuth = rateLimit(deps.authRatePerMinute);
   const cache = new MicroCache();
   const batched: DirectRoute[] = [];
+  const reads: DirectRead[] = [];
   for (const route of apiRoutes) {
     if (route.service === 'gateway') continue;
     const upstream = deps.upstreams[route.service];
     if (!upstream) throw new Error(`no upstream configured for ${route.service}`);
     const forwarding = route.batchPath && deps.batching !== false ? batchedProxy(upstream, route, deps.proxy) : undefined;
     if (forwarding) batched.push({ route, forwarding });
+    else if (route.method === 'GET' && route.auth !== 'none') reads.push({ route, upstream });
     const middleware = [
       ...(route.service === 'auth' && route.method === 'POST' ? [limitAuth] : []),
       authenticate(route.auth, deps.verifier),
@@ -77,10 +80,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     // fresh public pages are answered before routing; misses go on to their route, which fills the cache
     ...(deps.publicCache !== false ? { beforeRouting: [cache.early()] } : {}),
   });
-  // plain votes and public pages memory can serve skip Koa (each answered as Koa would answer it)
+  // plain votes, plain reads with a token and public pages memory can serve skip Koa (each answered as Koa would answer it)
   if (deps.directCalls === false) return app;
   const direct = [
     directBatchedCalls({ routes: batched, verifier: deps.verifier, logger: deps.logger }),
+    directForwardedReads({ reads, verifier: deps.verifier, logger: deps.logger, proxy: deps.proxy }),
     ...(deps.publicCache !== false ? [cache.direct(deps.logger)] : []),
   ].filter((handler) => handler !== undefined);
   return direct.length === 0 ? app : withDirectHandler(app, (req, res) => direct.some((handler) => handler(req, res)));

@@ -78,14 +78,14 @@ export function directBatchedCalls(options: { routes: readonly DirectRoute[]; ve
   };
 }
 
-type DirectRequest = ReturnType<ReturnType<typeof directRequests>>;
+export type DirectRequest = ReturnType<ReturnType<typeof directRequests>>;
 
 function batchedCall(requestId: string, userId: string, params: Record<string, string>, trace: { traceparent?: string; tracestate?: string }): BatchedCall {
   return { request_id: requestId, user_id: userId, params, ...trace };
 }
 
 /** the answer, with the request's own headers */
-function answer(res: ServerResponse, request: DirectRequest, status: number, body: unknown, extra?: Record<string, string>): void {
+export function answer(res: ServerResponse, request: DirectRequest, status: number, body: unknown, extra?: Record<string, string>): void {
   const json = body === undefined ? '' : JSON.stringify(body);
   // (Object.assign, not spreads: V8 on Node 20 adds keys after a spread several times slower — bench:spread)
   const headers: Record<string, string | number> = Object.assign({}, request.headers, extra);
@@ -97,7 +97,7 @@ function answer(res: ServerResponse, request: DirectRequest, status: number, bod
 }
 
 /** a refused or failed call: 401 for a bad token, 503 when auth's keys cannot be fetched, the service's error… (the uniform body, logged) */
-function fail(logger: Logger, req: IncomingMessage, res: ServerResponse, request: DirectRequest, error: unknown): void {
+export function fail(logger: Logger, req: IncomingMessage, res: ServerResponse, request: DirectRequest, error: unknown): void {
   const failure = failureResponse(logger, error, request.requestId, { method: req.method, path: req.url ?? '' });
   answer(res, request, failure.status, failure.body, failure.headers);
 }
@@ -106,7 +106,7 @@ function fail(logger: Logger, req: IncomingMessage, res: ServerResponse, request
  * The token of `Bearer <header.payload.signature>` written plainly (the scheme as spelled here, one space,
  * nothing after), which `bearerToken` reads the same; else undefined (Koa's way reads the rest).
  */
-function plainBearerToken(authorization: string | undefined): string | undefined {
+export function plainBearerToken(authorization: string | undefined): string | undefined {
   if (!authorization?.startsWith('Bearer ')) return undefined;
   const token = authorization.slice(7);
   return plainJwt.test(token) ? token : undefined;
@@ -115,7 +115,7 @@ function plainBearerToken(authorization: string | undefined): string | undefined
 const plainJwt = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 /** `/api/public/videos/{video_id}/vote` → a pattern of the exact path, each parameter of unreserved characters (RFC 3986) */
-function pathPattern(path: string): { pattern: RegExp; params: string[] } {
+export function pathPattern(path: string): { pattern: RegExp; params: string[] } {
   const params: string[] = [];
   const source = path
     .split(/(\{[a-z_]+\})/)

@@ -6,7 +6,7 @@ import type { RouteSpec } from '@anb/contracts';
 import { AppError, userIdHeader, type Context } from '@anb/platform';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
-const hopByHop = new Set([
+export const hopByHop = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -52,7 +52,13 @@ export function proxyTo(upstream: Upstream, route: RouteSpec, options: ProxyOpti
   return async (ctx: Context) => {
     const declared = Number(ctx.get('content-length') || NaN);
     if (limit !== undefined && declared > limit) throw tooLarge();
-    const headers = forwardHeaders(ctx.req.headers, ctx);
+    const headers = forwardHeaders(ctx.req.headers, {
+      requestId: String(ctx.state.requestId),
+      peer: ctx.req.socket.remoteAddress ?? '',
+      protocol: ctx.protocol,
+      host: ctx.host,
+      userId: ctx.state.userId ? String(ctx.state.userId) : undefined,
+    });
     // the http instrumentation does not see undici: carry the trace to the service by hand
     propagation.inject(context.active(), headers);
     const hasBody = !(ctx.method === 'GET' || ctx.method === 'HEAD' || (declared === 0 && !ctx.get('transfer-encoding')));
@@ -152,7 +158,20 @@ function byteLimit(limit: number | undefined, tooLarge: () => AppError): Transfo
   });
 }
 
-function forwardHeaders(incoming: IncomingHttpHeaders, ctx: Context): Record<string, string | string[]> {
+/** Who a forwarded request is from, as the gateway saw it. */
+export interface ForwardedFrom {
+  requestId: string;
+  /** the address the request came from (a load balancer's, behind one) */
+  peer: string;
+  /** as Koa reads them behind a proxy (`ctx.protocol`, `ctx.host`) */
+  protocol: string;
+  host: string;
+  /** the verified user, if any */
+  userId: string | undefined;
+}
+
+/** The headers a service gets: the client's, minus hop-by-hop ones, its credentials and any user id it claimed; the request id, X-Forwarded-*, the verified user id. */
+export function forwardHeaders(incoming: IncomingHttpHeaders, from: ForwardedFrom): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (const name in incoming) {
     const value = incoming[name];
@@ -160,17 +179,16 @@ function forwardHeaders(incoming: IncomingHttpHeaders, ctx: Context): Record<str
     if (name === 'authorization' || name === userIdHeader || name === 'cookie' || name === 'expect') continue;
     headers[name] = value;
   }
-  headers['x-request-id'] = String(ctx.state.requestId);
+  headers['x-request-id'] = from.requestId;
   const forwardedFor = incoming['x-forwarded-for'];
-  const peer = ctx.req.socket.remoteAddress ?? '';
-  headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${peer}` : peer;
-  headers['x-forwarded-proto'] = ctx.protocol;
-  headers['x-forwarded-host'] = ctx.host;
-  if (ctx.state.userId) headers[userIdHeader] = String(ctx.state.userId);
+  headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${from.peer}` : from.peer;
+  headers['x-forwarded-proto'] = from.protocol;
+  headers['x-forwarded-host'] = from.host;
+  if (from.userId) headers[userIdHeader] = from.userId;
   return headers;
 }
 
-type Exchanged = { statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer | Readable };
+export type Exchanged = { statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer | Readable };
 
 /**
  * One proxied call on undici's dispatcher directly: an answer of known length up to 1 MiB is gathered
@@ -181,62 +199,86 @@ type Exchanged = { statusCode: number; headers: Record<string, string | string[]
  */
 export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal?: AbortSignal): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
-    let stream: Readable | undefined;
-    let chunks: Buffer[] | undefined;
-    let size = 0;
-    let statusCode = 0;
-    let headers: Exchanged['headers'] = {};
-    let resumeUpstream: (() => void) | undefined;
-    let abortUpstream: ((reason: Error) => void) | undefined;
-    let ended = false;
-    const aborted = () => (signal?.reason instanceof Error ? signal.reason : new Error('the client went away'));
-    const onAbort = () => abortUpstream?.(aborted());
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const end = () => {
-      ended = true;
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortUpstream = abort;
-        if (signal?.aborted) abort(aborted());
-      },
-      onHeaders(status, rawHeaders, resume) {
-        // 1xx interim answers (100 Continue) are not the answer
-        if (status < 200) return true;
-        statusCode = status;
-        headers = undiciUtil.parseHeaders(rawHeaders as Buffer[]);
-        const length = Number(headers['content-length'] ?? NaN);
-        if (length <= bufferedAnswerBytes) {
-          chunks = [];
-          return true;
-        }
-        resumeUpstream = resume;
-        stream = new Readable({ read: () => resumeUpstream?.() });
-        // a client that goes away mid-answer stops the upstream call too
-        stream.once('close', () => {
-          if (!ended) abortUpstream?.(new Error('the client went away'));
-        });
-        resolve({ statusCode, headers, body: stream });
-        return true;
-      },
-      onData(chunk) {
-        if (stream) return stream.push(chunk);
-        chunks!.push(chunk);
-        size += chunk.length;
-        return true;
-      },
-      onComplete() {
-        end();
-        if (stream) stream.push(null);
-        else resolve({ statusCode, headers, body: chunks!.length === 1 ? chunks![0]! : Buffer.concat(chunks!, size) });
-      },
-      onError(error) {
-        end();
-        if (stream) stream.destroy(error);
-        else reject(error);
-      },
-    };
-    dispatcher.dispatch(options, handler);
+    dispatcher.dispatch(options, new Exchange(resolve, reject, signal));
   });
+}
+
+/**
+ * undici's handler of one `exchange`: a class, so that a call makes one object and no closures (run
+ * through tsx, each function made per call is also named at run time, ~0.45 µs apiece — bench:spread).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private stream: Readable | undefined;
+  private chunks: Buffer[] | undefined;
+  private size = 0;
+  private statusCode = 0;
+  private headers: Exchanged['headers'] = {};
+  private resumeUpstream: (() => void) | undefined;
+  private abortUpstream: ((reason: Error) => void) | undefined;
+  private ended = false;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly resolve: (answer: Exchanged) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal) {
+      this.onAbort = () => this.abortUpstream?.(this.aborted());
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.signal?.aborted) abort(this.aborted());
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[] | string[] | null, resume: () => void): boolean {
+    // 1xx interim answers (100 Continue) are not the answer
+    if (status < 200) return true;
+    this.statusCode = status;
+    this.headers = undiciUtil.parseHeaders(rawHeaders as Buffer[]);
+    const length = Number(this.headers['content-length'] ?? NaN);
+    if (length <= bufferedAnswerBytes) {
+      this.chunks = [];
+      return true;
+    }
+    this.resumeUpstream = resume;
+    const stream = (this.stream = new Readable({ read: () => this.resumeUpstream?.() }));
+    // a client that goes away mid-answer stops the upstream call too
+    stream.once('close', () => {
+      if (!this.ended) this.abortUpstream?.(new Error('the client went away'));
+    });
+    this.resolve({ statusCode: status, headers: this.headers, body: stream });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.stream) return this.stream.push(chunk);
+    this.chunks!.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.end();
+    if (this.stream) this.stream.push(null);
+    else this.resolve({ statusCode: this.statusCode, headers: this.headers, body: this.chunks!.length === 1 ? this.chunks![0]! : Buffer.concat(this.chunks!, this.size) });
+  }
+
+  onError(error: Error): void {
+    this.end();
+    if (this.stream) this.stream.destroy(error);
+    else this.reject(error);
+  }
+
+  private end(): void {
+    this.ended = true;
+    if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
+  }
+
+  private aborted(): Error {
+    return this.signal?.reason instanceof Error ? this.signal.reason : new Error('the client went away');
+  }
 }
