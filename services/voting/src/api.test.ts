@@ -253,6 +253,10 @@ describe('public videos', () => {
     const past = await h.request('GET', '/api/public/videos?city=cartagena de indias&page=9');
     assert.deepEqual(past.body, []);
     assert.equal(past.headers.get('x-total-count'), '2');
+    const pastMine = await h.request('GET', '/api/public/videos?city=cartagena de indias&page=9', { userId: voter });
+    assert.deepEqual(pastMine.body, []);
+    assert.match(pastMine.headers.get('content-type') ?? '', /^application\/json/);
+    assert.match(mine.headers.get('content-type') ?? '', /^application\/json/);
   });
 
   test('signed-in pages: each reader sees their own votes, the rest as anonymous, with fewer ballot reads than readers', async () => {
