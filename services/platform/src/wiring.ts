@@ -2,7 +2,7 @@ import { topicOfProducer, type ServiceName } from '@anb/contracts';
 import type { Logger } from '@anb/observability';
 import type { Knex } from 'knex';
 import { createSnsClient, createSqsClient, type AwsSettings } from './aws';
-import { defaultRelayParallelBatches } from './config';
+import { defaultRelayMinRoundMs, defaultRelayParallelBatches } from './config';
 import { createDatabase, migrate, type Migration } from './db';
 import type { EventStore } from './eventstore/store';
 import type { Lifecycle } from './lifecycle';
@@ -39,7 +39,7 @@ export async function openDatabase(options: {
 export function startOutboxRelay(options: {
   service: ServiceName;
   store: EventStore;
-  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string; RELAY_PARALLEL_BATCHES?: number; RELAY_SNS_PIPELINING?: number };
+  config: AwsSettings & { DATABASE_URL: string; EVENTS_TOPIC_ARN: string; RELAY_PARALLEL_BATCHES?: number; RELAY_SNS_PIPELINING?: number; RELAY_MIN_ROUND_MS?: number };
   logger: Logger;
   lifecycle: Lifecycle;
 }): OutboxRelay {
@@ -61,6 +61,7 @@ export function startOutboxRelay(options: {
     publishes: topicOfProducer(service)?.events ?? [],
     logger: options.logger,
     parallelBatches,
+    minRoundIntervalMs: config.RELAY_MIN_ROUND_MS ?? defaultRelayMinRoundMs,
   });
   relay.start();
   lifecycle.onStop('relay', () => relay.stop());

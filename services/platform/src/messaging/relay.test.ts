@@ -103,6 +103,33 @@ describe('outbox relay', () => {
     await r.stop();
   });
 
+  test('events that trickle in gather into rounds at least minRoundIntervalMs apart, and all are published', async () => {
+    const { store, relay, queueUrl } = await freshStore('linger');
+    const calls: number[] = [];
+    const spy = {
+      publishBatch: (arn: string, entries: Parameters<QuerySnsPublisher['publishBatch']>[1]) => {
+        calls.push(performance.now());
+        return publisher.publishBatch(arn, entries);
+      },
+      close: async () => {},
+    };
+    const r = relay({ publisher: spy, pollIntervalMs: 120_000, minRoundIntervalMs: 150 });
+    r.start();
+    await waitFor(() => r.status().leader, { message: 'relay leads' });
+    // one vote every ~10 ms for ~400 ms
+    for (let i = 0; i < 40; i++) {
+      await store.append(`vote:${randomUUID()}`, [voteCast(randomUUID())], { expectedVersion: 'no_stream' });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal((await receiveAll(sqs, queueUrl, 40, 20_000)).length, 40);
+    await r.stop();
+    // a round's calls go out together; the rounds themselves start minRoundIntervalMs apart or more
+    // (a round's calls start in the same tick; a round's reads before its calls take a few ms more or less)
+    const rounds = calls.filter((at, i) => i === 0 || at - calls[i - 1]! > 5);
+    for (let i = 1; i < rounds.length; i++) assert.ok(rounds[i]! - rounds[i - 1]! >= 120, `round ${i} started ${(rounds[i]! - rounds[i - 1]!).toFixed(0)} ms after the one before`);
+    assert.ok(rounds.length <= Math.ceil((calls.at(-1)! - calls[0]!) / 150) + 1, `${rounds.length} rounds`);
+  });
+
   test('only one relay per store leads; a standby takes over when the leader stops', async () => {
     const { store, relay, queueUrl } = await freshStore('leader');
     const a = relay({ pollIntervalMs: 200 });

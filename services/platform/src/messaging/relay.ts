@@ -26,6 +26,8 @@ export interface RelayOptions {
   readLimit?: number;
   /** PublishBatch calls in flight at once (within one wave) */
   parallelBatches?: number;
+  /** after a round that was not a full read, the next starts at least this long after it (see StoreSubscription) */
+  minRoundIntervalMs?: number;
   /** fallback poll when no NOTIFY arrives (missed while reconnecting, say) */
   pollIntervalMs?: number;
 }
@@ -62,6 +64,7 @@ export class OutboxRelay {
       types: options.publishes,
       readLimit: options.readLimit ?? 200,
       pollIntervalMs: options.pollIntervalMs ?? 2000,
+      minRoundIntervalMs: options.minRoundIntervalMs ?? 0,
       handle: (events) => this.publish(events),
     });
   }

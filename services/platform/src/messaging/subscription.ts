@@ -24,6 +24,11 @@ export interface StoreSubscriptionOptions {
   readLimit?: number;
   /** fallback poll when no NOTIFY arrives (missed while reconnecting, say) */
   pollIntervalMs?: number;
+  /**
+   * After a round that found events but not a full read, the next starts at least this long after it
+   * (0: at the next NOTIFY): events committed meanwhile gather into fewer, fuller rounds.
+   */
+  minRoundIntervalMs?: number;
 }
 
 export interface SubscriptionStatus {
@@ -44,6 +49,7 @@ export interface SubscriptionStatus {
 export class StoreSubscription {
   private readonly readLimit: number;
   private readonly pollIntervalMs: number;
+  private readonly minRoundIntervalMs: number;
   private readonly listener: StoreListener;
   private running = false;
   private loopDone: Promise<void> | undefined;
@@ -55,6 +61,7 @@ export class StoreSubscription {
   constructor(private readonly options: StoreSubscriptionOptions) {
     this.readLimit = options.readLimit ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
+    this.minRoundIntervalMs = options.minRoundIntervalMs ?? 0;
     this.listener = new StoreListener({
       databaseUrl: options.databaseUrl,
       schema: options.store.schema,
@@ -144,9 +151,16 @@ export class StoreSubscription {
         log.info({ schema: this.options.store.schema, subscription: this.options.name }, 'subscription: leading');
       }
       try {
+        // woken flags set while a round runs are kept: the next wait returns at once
+        const started = performance.now();
         const read = await this.round();
         this.state.consecutiveFailures = 0;
         delete this.state.lastError;
+        if (read > 0 && read < this.readLimit) {
+          // more are probably on their way: let them gather into the next round
+          const rest = this.minRoundIntervalMs - (performance.now() - started);
+          if (rest > 0 && this.running) await new Promise((resolve) => setTimeout(resolve, rest));
+        }
         if (read < this.readLimit) await this.listener.waitForWake(this.pollIntervalMs);
       } catch (error) {
         this.state.consecutiveFailures++;
