@@ -14,6 +14,10 @@
  * per variant the CPU per vote by process, and the paired differences B − A (mean, range, how many
  * pairs B was lower) — the figure to judge by. Nothing about time is asserted.
  *
+ * `BENCH_AB_LOAD=reads` judges the signed-in showcase instead: a round is `BENCH_ROUND_SECONDS` (4) of
+ * GET /api/public/videos by 400 signed-in readers (each has voted for some videos, so `voted_by_me`
+ * varies), the same readers every round; printed per request.
+ *
  *   BENCH_A='' BENCH_B='RELAY_SNS_PIPELINING=1' BENCH_ROUNDS=12 npm run bench:votes:ab
  */
 import { createPrivateKey } from 'node:crypto';
@@ -76,6 +80,10 @@ async function main() {
   const roundVoters = Number(process.env.BENCH_ROUND_VOTERS ?? 400);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
   const videoCount = 20;
+  const reads = process.env.BENCH_AB_LOAD === 'reads';
+  if (!reads && (process.env.BENCH_AB_LOAD ?? 'votes') !== 'votes') throw new Error(`BENCH_AB_LOAD is votes or reads, not ${process.env.BENCH_AB_LOAD}`);
+  const roundMs = Number(process.env.BENCH_ROUND_SECONDS ?? 4) * 1000;
+  const unit = reads ? 'request' : 'vote';
   const log = (line: string) => process.stderr.write(`${line}\n`);
   // (no "-0": a difference that rounds to nothing is 0)
   const fmt = (n: number, digits = 0) => (Math.abs(n) < 0.5 / 10 ** digits ? 0 : n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -83,7 +91,8 @@ async function main() {
   const describe = (variant: Variant) => [...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`), ...variant.nodeArgs].join(' ') || '(as shipped)';
 
   log(`bench:votes:ab — ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${connections} connections`);
-  log(`   A: ${describe(variants.A)}\n   B: ${describe(variants.B)}\n   on ${services.join(', ')}; ${rounds} rounds of ${fmt(roundVoters * videoCount)} votes`);
+  const roundName = reads ? `${fmt(roundMs / 1000)} s of signed-in showcase reads` : `${fmt(roundVoters * videoCount)} votes`;
+  log(`   A: ${describe(variants.A)}\n   B: ${describe(variants.B)}\n   on ${services.join(', ')}; ${rounds} rounds of ${roundName}`);
   const pem = authKeyPem();
   const signingKey = createPrivateKey(pem);
   const stack = await startStack(voteBenchStack(pem, process.env.BENCH_TELEMETRY === '1'));
@@ -120,6 +129,22 @@ async function main() {
       });
     };
 
+    // the readers of BENCH_AB_LOAD=reads: each has voted for 1–5 of the videos
+    const readers = reads ? await mintAccessTokens(signingKey, 400) : [];
+    if (reads) {
+      const ballots = readers.flatMap((token, r) => Array.from({ length: 1 + (r % 5) }, (_, k) => voteRequest(videos[(r + k * 3) % videos.length]!, token)));
+      await runLoad({ baseUrl: gateway, connections, next: (i) => ballots[i] });
+      await settled();
+    }
+    const read = (durationMs: number) =>
+      runLoad({ baseUrl: gateway, connections, durationMs, next: (i) => ({ path: '/api/public/videos', headers: { authorization: `Bearer ${readers[i % readers.length]}` } }) });
+    const measured = async () => {
+      if (reads) return read(roundMs);
+      const load = await vote(roundVoters);
+      await settled();
+      return load;
+    };
+
     let running: 'A' | 'B' | undefined;
     type Round = { perVote: Map<CpuRole, number>; total: number; perSecond: number; p99: number };
     const results: Record<'A' | 'B', Round[]> = { A: [], B: [] };
@@ -127,37 +152,39 @@ async function main() {
       if (variant !== running) {
         for (const service of services) await stack.restart(service, variants[variant].env, variants[variant].nodeArgs);
         running = variant;
-        // warm the new processes on votes not counted
-        await vote(Math.ceil(roundVoters / 2));
-        await settled();
+        // warm the new processes on work not counted
+        if (reads) await read(roundMs / 2);
+        else {
+          await vote(Math.ceil(roundVoters / 2));
+          await settled();
+        }
       }
       const meter = cpuMeter();
-      const load = await vote(roundVoters);
-      await settled();
+      const load = await measured();
       const used = meter.stop();
       const ok = load.statuses[200] ?? 0;
-      if (ok !== load.requests) throw new Error(`round ${i + 1}: not every vote was recorded: ${JSON.stringify(load.statuses)}, ${load.failures} failures`);
+      if (ok !== load.requests) throw new Error(`round ${i + 1}: not every ${unit} was answered 200: ${JSON.stringify(load.statuses)}, ${load.failures} failures`);
       const perVote = new Map([...used].map(([role, seconds]) => [role, (seconds / ok) * 1e6] as const));
       const total = cpuPerRequest(used, ok) * 1e6;
       results[variant].push({ perVote, total, perSecond: load.perSecond, p99: load.p99 });
       log(
-        `round ${String(i + 1).padStart(2)} ${variant}  ${fmt(load.perSecond).padStart(6)} votes/s  p99 ${fmt(load.p99, 1).padStart(6)} ms  ${fmt(total).padStart(6)} µs of CPU per vote: ` +
+        `round ${String(i + 1).padStart(2)} ${variant}  ${fmt(load.perSecond).padStart(6)} ${unit}s/s  p99 ${fmt(load.p99, 1).padStart(6)} ms  ${fmt(total).padStart(6)} µs of CPU per ${unit}: ` +
           [...perVote].sort((x, y) => y[1] - x[1]).map(([role, us]) => `${role} ${fmt(us)}`).join(' · '),
       );
     }
 
     const roles = [...new Set([...results.A, ...results.B].flatMap((r) => [...r.perVote.keys()]))];
     const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-    const lines = [`\nbench:votes:ab — ${new Date().toISOString()} — ${rounds} rounds of ${fmt(roundVoters * videoCount)} votes, ${connections} connections`];
+    const lines = [`\nbench:votes:ab — ${new Date().toISOString()} — ${rounds} rounds of ${roundName}, ${connections} connections`];
     lines.push(`  A: ${describe(variants.A)}`, `  B: ${describe(variants.B)}`);
-    lines.push(`  ${'µs of CPU per vote'.padEnd(20)} ${'A'.padStart(8)} ${'B'.padStart(8)}   B − A, paired: mean [range], pairs where B is lower`);
+    lines.push(`  ${`µs of CPU per ${unit}`.padEnd(20)} ${'A'.padStart(8)} ${'B'.padStart(8)}   B − A, paired: mean [range], pairs where B is lower`);
     const row = (name: string, a: number[], b: number[], digits = 0) => {
       const d = pairedDifferences(a, b);
       return `  ${name.padEnd(20)} ${fmt(mean(a), digits).padStart(8)} ${fmt(mean(b), digits).padStart(8)}   ${signed(d.mean, digits)} [${fmt(d.min, digits)} … ${fmt(d.max, digits)}], ${d.bLower} of ${d.pairs}`;
     };
     lines.push(row('all processes', results.A.map((r) => r.total), results.B.map((r) => r.total)));
     for (const role of roles) lines.push(row(role, results.A.map((r) => r.perVote.get(role) ?? 0), results.B.map((r) => r.perVote.get(role) ?? 0)));
-    lines.push(row('votes/s', results.A.map((r) => r.perSecond), results.B.map((r) => r.perSecond)));
+    lines.push(row(`${unit}s/s`, results.A.map((r) => r.perSecond), results.B.map((r) => r.perSecond)));
     lines.push(row('p99 ms', results.A.map((r) => r.p99), results.B.map((r) => r.p99), 1));
     console.log(lines.join('\n'));
   } finally {
