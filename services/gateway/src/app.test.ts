@@ -22,6 +22,22 @@ const verifier: TokenVerifier = {
   },
 };
 
+/**
+ * `verifier` that also remembers 'aaa.bbb.ccc' as verified, so plain calls are taken in front of Koa,
+ * and counts the calls of `verified`: only the handlers in front of Koa ask it (authenticate calls `verify`).
+ */
+function remembering(): TokenVerifier & { lookups: number } {
+  const counted = {
+    lookups: 0,
+    verify: (token: string) => verifier.verify(token),
+    verified(token: string) {
+      counted.lookups++;
+      return token === 'aaa.bbb.ccc' ? userId : undefined;
+    },
+  };
+  return counted;
+}
+
 /** A gateway in front of fake services at `baseUrl` (voting at `votingUrl` when given); `overrides` replace the defaults. */
 function startGateway(baseUrl: string, overrides: Partial<GatewayDeps> & { votingUrl?: string } = {}): Promise<RunningServer> {
   const { votingUrl, ...deps } = overrides;
@@ -547,15 +563,7 @@ describe('votes forwarded in batches', () => {
   let unbatched: RunningServer;
   /** the same gateway with a verifier that remembers verified tokens: plain votes skip Koa */
   let direct: RunningServer;
-  /** calls of `verified`: only the handler in front of Koa asks it (authenticate calls `verify`) */
-  let lookups = 0;
-  const rememberingVerifier: TokenVerifier = {
-    verify: (token) => verifier.verify(token),
-    verified(token) {
-      lookups++;
-      return token === 'aaa.bbb.ccc' ? userId : undefined;
-    },
-  };
+  const rememberingVerifier = remembering();
   const batches: { url: string; calls: { request_id: string; user_id: string; params: Record<string, string>; traceparent?: string }[] }[] = [];
   const single: string[] = [];
   /** how the fake voting answers its batch endpoint: 'ok' (an outcome per call), or a broken answer */
@@ -726,7 +734,7 @@ describe('votes forwarded in batches', () => {
     ];
     for (const c of cases) {
       const send = (base: string) => fetch(`${base}${c.path}`, { method: 'POST', ...c.init, headers: { authorization: 'Bearer aaa.bbb.ccc', ...c.init?.headers } });
-      const before = lookups;
+      const before = rememberingVerifier.lookups;
       const viaKoa = await answerOf(await send(gw.url));
       const viaDirect = await answerOf(await send(direct.url));
       if (c.name.startsWith('a request id')) {
@@ -737,7 +745,7 @@ describe('votes forwarded in batches', () => {
       }
       assert.deepEqual(viaDirect, viaKoa, c.name);
       // a plain call is taken in front of Koa (which looks its token up), an unusual one is not
-      assert.equal(lookups - before, c.plain ? 1 : 0, c.name);
+      assert.equal(rememberingVerifier.lookups - before, c.plain ? 1 : 0, c.name);
     }
   });
 
@@ -756,12 +764,12 @@ describe('votes forwarded in batches', () => {
     assert.equal((await voteOn(direct.url, 'y4')).status, 200);
     const down = await startGateway(upstreamUrl, { votingUrl: 'http://127.0.0.1:9', verifier: rememberingVerifier });
     try {
-      const before = lookups;
+      const before = rememberingVerifier.lookups;
       const res = await voteOn(down.url, 'v');
       assert.equal(res.status, 503);
       assert.equal(res.headers.get('retry-after'), '5');
       assert.equal((await json(res)).code, 'SERVICE_UNAVAILABLE');
-      assert.equal(lookups, before + 1);
+      assert.equal(rememberingVerifier.lookups, before + 1);
     } finally {
       await down.close();
     }
@@ -771,9 +779,9 @@ describe('votes forwarded in batches', () => {
     mode = 'ok';
     const viaKoa = await startGateway(upstreamUrl, { votingUrl: `http://127.0.0.1:${(voting.address() as AddressInfo).port}`, verifier: rememberingVerifier, directCalls: false });
     try {
-      const before = lookups;
+      const before = rememberingVerifier.lookups;
       assert.equal((await voteOn(viaKoa.url, 'k1')).status, 200);
-      assert.equal(lookups, before);
+      assert.equal(rememberingVerifier.lookups, before);
     } finally {
       await viaKoa.close();
     }
@@ -795,14 +803,7 @@ describe('reads with a token answered in front of Koa', () => {
   let serviceUrl: string;
   let viaKoa: RunningServer;
   let direct: RunningServer;
-  let lookups = 0;
-  const rememberingVerifier: TokenVerifier = {
-    verify: (token) => verifier.verify(token),
-    verified(token) {
-      lookups++;
-      return token === 'aaa.bbb.ccc' ? userId : undefined;
-    },
-  };
+  const rememberingVerifier = remembering();
   const large = Buffer.alloc(1536 * 1024, 'x');
   before(async () => {
     service = createServer((req, res) => {
@@ -875,12 +876,12 @@ describe('reads with a token answered in front of Koa', () => {
         if (!headers.authorization) delete headers.authorization;
         return fetch(`${base}${c.path}`, { method: c.method ?? 'GET', headers });
       };
-      const before = lookups;
+      const before = rememberingVerifier.lookups;
       const koa = await answerOf(await send(viaKoa.url));
-      assert.equal(lookups, before, 'Koa verifies, it does not look up');
+      assert.equal(rememberingVerifier.lookups, before, 'Koa verifies, it does not look up');
       const answered = await answerOf(await send(direct.url));
       assert.deepEqual(answered, koa, c.name);
-      assert.equal(lookups - before, c.plain ? 1 : 0, `${c.name}: ${c.plain ? 'in front of Koa' : 'through Koa'}`);
+      assert.equal(rememberingVerifier.lookups - before, c.plain ? 1 : 0, `${c.name}: ${c.plain ? 'in front of Koa' : 'through Koa'}`);
     }
     // what the service was sent, through either: the verified user, the request id, X-Forwarded-*, no credentials
     const seenBy = async (base: string): Promise<Record<string, string>> =>
@@ -899,9 +900,9 @@ describe('reads with a token answered in front of Koa', () => {
     try {
       const send = (base: string) => fetch(`${base}/api/public/videos?page=1`, { headers: { authorization: 'Bearer aaa.bbb.ccc', 'x-request-id': 'down-1' } });
       const koa = await answerOf(await send(downKoa.url));
-      const before = lookups;
+      const before = rememberingVerifier.lookups;
       const answered = await answerOf(await send(downDirect.url));
-      assert.equal(lookups, before + 1);
+      assert.equal(rememberingVerifier.lookups, before + 1);
       assert.deepEqual(answered, koa);
       assert.equal(answered.status, 503);
       assert.equal(answered.headers['retry-after'], '5');

@@ -11,30 +11,49 @@ export interface TokenVerifier {
 }
 
 /**
+ * Entries that each expire at their own time (`until`, epoch ms: gone from then on), at most
+ * `maxEntries` of them (the oldest makes room). Both of the verifier's caches are one.
+ */
+class ExpiringEntries<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
+  constructor(private readonly maxEntries: number) {}
+
+  get(key: string, now: number): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.until <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V, until: number): void {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, until });
+  }
+}
+
+/**
  * Tokens already verified, by their exact text: the same bytes carry the same signature, so a client
  * that calls a hundred times with one token pays for one signature check. An entry lives until the
  * token expires or `maxAgeMs` passes (so a key withdrawn from the JWKS stops working within that).
  */
 export class VerifiedTokens {
-  private readonly entries = new Map<string, { userId: string; expiresAt: number; until: number }>();
+  private readonly entries: ExpiringEntries<string>;
   constructor(
-    private readonly maxEntries = 10_000,
+    maxEntries = 10_000,
     private readonly maxAgeMs = 5 * 60_000,
-  ) {}
+  ) {
+    this.entries = new ExpiringEntries(maxEntries);
+  }
 
   get(token: string, now = Date.now()): string | undefined {
-    const entry = this.entries.get(token);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= now || entry.until <= now) {
-      this.entries.delete(token);
-      return undefined;
-    }
-    return entry.userId;
+    return this.entries.get(token, now);
   }
 
   set(token: string, userId: string, expiresAtSeconds: number, now = Date.now()): void {
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(token, { userId, expiresAt: expiresAtSeconds * 1000, until: now + this.maxAgeMs });
+    this.entries.set(token, userId, Math.min(expiresAtSeconds * 1000, now + this.maxAgeMs));
   }
 }
 
@@ -71,7 +90,9 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
     if (!known) keyObjects.set(key, (known = KeyObject.from(key)));
     return known;
   };
-  const headerKeys = new HeaderKeys(options.keyReuseMs ?? 60_000);
+  // the key found for a header text, by that text (the header of a valid token only): a few at most, one per key auth signs with
+  const keyReuseMs = options.keyReuseMs ?? 60_000;
+  const headerKeys = new ExpiringEntries<HeaderKey>(16);
 
   /** the key a header names (jose's look-up), for a token not met before */
   const keyFor = async (encodedHeader: string, encodedPayload: string, encodedSignature: string): Promise<HeaderKey> => {
@@ -101,7 +122,7 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
       const parts = token.split('.');
       if (parts.length !== 3) throw invalidToken();
       const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
-      const reused = headerKeys.get(encodedHeader);
+      const reused = headerKeys.get(encodedHeader, Date.now());
       const { digest, key, signatureBytes: length } = reused ?? (await keyFor(encodedHeader, encodedPayload, encodedSignature));
       const signature = Buffer.from(encodedSignature, 'base64url');
       // one encoding per signature: a token is the exact text that was signed, nothing equivalent
@@ -110,7 +131,7 @@ export function jwksVerifier(options: TokenRules & { jwksUrl: string; cooldownMs
       if (!verifySignature(digest, Buffer.from(token.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'latin1'), key, signature)) throw invalidToken();
       const { userId, expiresAt } = acceptedClaims(segment(encodedPayload), options);
       // (only a header a valid token came with is kept: others cannot fill the cache)
-      if (!reused) headerKeys.set(encodedHeader, { digest, key, signatureBytes: length });
+      if (!reused && keyReuseMs > 0) headerKeys.set(encodedHeader, { digest, key, signatureBytes: length }, Date.now() + keyReuseMs);
       verified.set(token, userId, expiresAt);
       return userId;
     },
@@ -124,29 +145,6 @@ interface HeaderKey {
   readonly key: KeyObject;
   /** how long a signature by this key is; 0 when the key does not sign the header's algorithm */
   readonly signatureBytes: number;
-}
-
-/** Header texts of valid tokens and their keys, each for `reuseMs`; a few at most (one per key auth signs with). */
-class HeaderKeys {
-  private readonly entries = new Map<string, HeaderKey & { until: number }>();
-  constructor(
-    private readonly reuseMs: number,
-    private readonly maxEntries = 16,
-  ) {}
-
-  get(encodedHeader: string, now = Date.now()): HeaderKey | undefined {
-    const entry = this.entries.get(encodedHeader);
-    if (entry === undefined) return undefined;
-    if (entry.until > now) return entry;
-    this.entries.delete(encodedHeader);
-    return undefined;
-  }
-
-  set(encodedHeader: string, key: HeaderKey, now = Date.now()): void {
-    if (this.reuseMs <= 0) return;
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(encodedHeader, { digest: key.digest, key: key.key, signatureBytes: key.signatureBytes, until: now + this.reuseMs });
-  }
 }
 
 /** How long a signature of `alg` by `key` is; 0 (no signature fits) when the key is not one auth signs `alg` with (an RSA key under 2048 bits, say). */
