@@ -40,7 +40,7 @@ const voteRoute = apiRoutes.find((route) => route.operationId === 'vote')!;
 
 /**
  * A showcase page: its items, the anonymous answer, and each item's bytes up to its `voted_by_me` value
- * (`[` or `,`, the item's JSON without its closing brace, `,"voted_by_me":`). Answers are kept as bytes:
+ * (`,` but for the first, the item's JSON without its closing brace, `,"voted_by_me":`). Answers are kept as bytes:
  * a page is ~6 KB, and a string body is measured and encoded again on every answer.
  */
 type ShowcaseView = { items: Omit<PublicVideo, 'voted_by_me'>[]; total: number; json: Buffer; itemHeads: Buffer[] };
@@ -48,8 +48,8 @@ type RankingView = { rows: RankingRow[]; total: number; json: Buffer; etag: stri
 
 const votedTrue = Buffer.from('true}');
 const votedFalse = Buffer.from('false}');
+const opening = Buffer.from('[');
 const closing = Buffer.from(']');
-const emptyList = Buffer.from('[]');
 
 const votes = counter('anb.votes.cast', 'Votes recorded (their rate is votes/s); refused ones by reason', '{vote}');
 
@@ -86,7 +86,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
         })),
       );
       const openItems = body.map((item) => JSON.stringify(item).slice(0, -1));
-      const itemHeads = openItems.map((item, i) => Buffer.from(`${i === 0 ? '[' : ','}${item},"voted_by_me":`));
+      const itemHeads = openItems.map((item, i) => Buffer.from(`${i === 0 ? '' : ','}${item},"voted_by_me":`));
       return { items: body, total, json: Buffer.from(`[${openItems.map((item) => `${item}}`).join(',')}]`), itemHeads };
     });
     ctx.set('X-Total-Count', String(view.total));
@@ -102,11 +102,7 @@ export function votingRoutes(deps: VotingApiDeps): Router {
     ctx.set('Cache-Control', 'private, no-store');
     // the cached items' bytes with the voter's flag after each: the page is not serialised again per reader
     ctx.type = 'application/json';
-    if (view.itemHeads.length === 0) {
-      ctx.body = emptyList;
-      return;
-    }
-    const parts: Buffer[] = [];
+    const parts: Buffer[] = [opening];
     for (let i = 0; i < view.itemHeads.length; i++) parts.push(view.itemHeads[i]!, voted.has(view.items[i]!.video_id) ? votedTrue : votedFalse);
     parts.push(closing);
     ctx.body = Buffer.concat(parts);

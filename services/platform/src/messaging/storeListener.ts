@@ -91,3 +91,12 @@ export class StoreListener {
     this.woken = false;
   }
 }
+
+/**
+ * Waits out what is left of `intervalMs` since `startedAt` (a `performance.now()`): a subscriber whose
+ * round found a few events lets more gather before its next round (nothing to wait: undefined).
+ */
+export function restOfInterval(startedAt: number, intervalMs: number): Promise<void> | undefined {
+  const rest = intervalMs - (performance.now() - startedAt);
+  return rest > 0 ? new Promise((resolve) => setTimeout(resolve, rest)) : undefined;
+}

@@ -1,6 +1,6 @@
 import type { Logger } from '@anb/observability';
 import { observeGauge } from '../metrics';
-import { StoreListener } from './storeListener';
+import { StoreListener, restOfInterval } from './storeListener';
 import type { EventStore } from '../eventstore/store';
 import { startOfStore, type GlobalCheckpoint, type RecordedEvent } from '../eventstore/types';
 
@@ -156,11 +156,8 @@ export class StoreSubscription {
         const read = await this.round();
         this.state.consecutiveFailures = 0;
         delete this.state.lastError;
-        if (read > 0 && read < this.readLimit) {
-          // more are probably on their way: let them gather into the next round
-          const rest = this.minRoundIntervalMs - (performance.now() - started);
-          if (rest > 0 && this.running) await new Promise((resolve) => setTimeout(resolve, rest));
-        }
+        // more are probably on their way: let them gather into the next round
+        if (read > 0 && read < this.readLimit && this.running) await restOfInterval(started, this.minRoundIntervalMs);
         if (read < this.readLimit) await this.listener.waitForWake(this.pollIntervalMs);
       } catch (error) {
         this.state.consecutiveFailures++;

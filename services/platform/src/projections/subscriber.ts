@@ -1,6 +1,6 @@
 import type { Logger } from '@anb/observability';
 import type { Knex } from 'knex';
-import { StoreListener } from '../messaging/storeListener';
+import { StoreListener, restOfInterval } from '../messaging/storeListener';
 import type { Upcaster } from '../eventstore/store';
 import { startOfStore, type GlobalCheckpoint } from '../eventstore/types';
 import { isSubscriberFed, projectionLockKey, type ProjectionDefinition } from './definition';
@@ -289,11 +289,7 @@ export class ProjectionSubscriber {
         this.status_.consecutiveFailures = 0;
         delete this.status_.lastError;
         if (applied === 0) await this.listener.waitForWake(this.pollIntervalMs);
-        else if (applied < this.batchSize) {
-          // more are probably on their way: let them gather into the next batch
-          const rest = this.minRoundIntervalMs - (performance.now() - started);
-          if (rest > 0 && this.running) await new Promise((resolve) => setTimeout(resolve, rest));
-        }
+        else if (applied < this.batchSize && this.running) await restOfInterval(started, this.minRoundIntervalMs); // more are probably on their way: let them gather into the next batch
       } catch (error) {
         this.status_.consecutiveFailures++;
         this.status_.lastError = (error as Error).message;
